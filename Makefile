@@ -1,0 +1,42 @@
+# StoreDesk — the commands a newcomer runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test check format test-deps bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+## make demo: HQ on embedded SQLite plus three demo stores; prints the URLs; Ctrl-C stops all.
+demo: $(STAMP)
+	$(BIN)/storedesk demo
+
+## make check: format check, lint, types.
+check: $(STAMP)
+	$(BIN)/ruff format --check sync_protocol store_node hq_server tests bench storedesk_cli.py storedesk_demo.py
+	$(BIN)/ruff check sync_protocol store_node hq_server tests bench storedesk_cli.py storedesk_demo.py
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format sync_protocol store_node hq_server tests bench storedesk_cli.py storedesk_demo.py
+	$(BIN)/ruff check --fix sync_protocol store_node hq_server tests bench storedesk_cli.py storedesk_demo.py
+
+## What the tests need on the machine (PostgreSQL), installed or started idempotently.
+test-deps:
+	@bash scripts/ensure-test-deps.sh
+
+## make test: check, then the whole suite.
+test: check test-deps
+	$(BIN)/pytest
+
+## make bench: the sync throughput benchmark (not part of make test).
+bench: $(STAMP)
+	$(BIN)/python bench/sync_throughput.py
+
+clean:
+	rm -rf $(VENV) demo-data .bench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""``storedesk hq ...``: serve HQ, enroll a store PC, initialise the database.
+
+Operator errors (bad ``--db``, missing admin token, bad store code, database unreachable) print
+one line to stderr and exit with 2; nothing prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+
+import uvicorn
+
+from hq_server.app import context, create_app, open_hq
+from hq_server.errors import HqError
+from hq_server.i18n import render
+from hq_server.notify import ChangeNotifier
+
+DEFAULT_DB = "storedesk-hq.db"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8700
+DB_ENV = "STOREDESK_DB"
+ADMIN_TOKEN_ENV = "STOREDESK_ADMIN_TOKEN"
+#: Seconds uvicorn waits for open requests at shutdown before cancelling them.
+GRACEFUL_SHUTDOWN_S = 5
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``hq`` and its subcommands to the ``storedesk`` parser."""
+    hq = sub.add_parser("hq", help="HQ: serve, enroll stores, initialise the database")
+    actions = hq.add_subparsers(dest="action", required=True, metavar="{serve,enroll-store,init-db}")
+    db_help = f"SQLite file path or SQLAlchemy URL (postgresql+psycopg://...); env {DB_ENV}; default {DEFAULT_DB}"
+
+    serve = actions.add_parser("serve", help="run the HQ server (sync endpoints and staff API)")
+    serve.add_argument("--db", help=db_help)
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument("--admin-token", help=f"bearer token of the staff API; env {ADMIN_TOKEN_ENV}")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=_run(_serve))
+
+    enroll = actions.add_parser(
+        "enroll-store",
+        help="create a store if needed and a new node for one of its PCs; prints the token last",
+    )
+    enroll.add_argument("code", help="store code, such as SH012")
+    enroll.add_argument("--db", help=db_help)
+    enroll.add_argument("--name", help="store name (default: the code)")
+    enroll.add_argument("--region", help="region code, such as east")
+    enroll.set_defaults(func=_run(_enroll))
+
+    init = actions.add_parser("init-db", help="create or migrate the HQ database")
+    init.add_argument("--db", help=db_help)
+    init.set_defaults(func=_run(_init_db))
+
+
+def _db(args: argparse.Namespace) -> str:
+    return str(args.db or os.environ.get(DB_ENV) or DEFAULT_DB)
+
+
+def _run(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn operator errors into a message on stderr and exit code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except HqError as exc:
+            print(f"storedesk hq: {render(exc.code, 'zh', field=exc.field, **exc.params)}", file=sys.stderr)
+            return 2
+        except ValueError as exc:  # e.g. a malformed STOREDESK_CLOCK_OFFSET_MS
+            print(f"storedesk hq: {exc}", file=sys.stderr)
+            return 2
+
+    run.__doc__ = command.__doc__
+    return run
+
+
+def _init_db(args: argparse.Namespace) -> int:
+    db, _ = open_hq(_db(args))
+    try:
+        print(f"HQ 数据库已就绪：{db.url.render_as_string(hide_password=True)}")
+    finally:
+        db.close()
+    return 0
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from hq_server.enrollment import enroll_store
+
+    db, clock = open_hq(_db(args))
+    try:
+        done = enroll_store(db, clock, args.code, name=args.name, region=args.region)
+    finally:
+        db.close()
+    print(f"门店 {done.store_code} 已登记第 {done.node_no} 台电脑（节点 {done.node_id}）。节点令牌：")
+    print(done.token)
+    return 0
+
+
+class HqServer(uvicorn.Server):
+    """uvicorn that releases long-polling ``/sync/v1/wait`` requests first when it shuts down."""
+
+    def __init__(self, config: uvicorn.Config, notifier: ChangeNotifier) -> None:
+        super().__init__(config)
+        self.notifier = notifier
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.notifier.close()
+        await super().shutdown(sockets=sockets)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV, "")
+    if not token:
+        raise HqError("admin_token_required")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(_db(args), token)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    HqServer(config, context(app).notifier).run()
+    return 0

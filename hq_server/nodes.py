@@ -1,0 +1,167 @@
+"""Enrolled store nodes: token lookup, their sync state, and their stored op results.
+
+A node's token is random; HQ keeps only its SHA-256, so looking a token up is one indexed query
+on the hash and no token can be read back from the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hq_server import bulk
+from hq_server.schema import nodes, op_results, stores
+from sync_protocol.messages import OpResult
+
+
+@dataclass(frozen=True)
+class Node:
+    """An enrolled node and its store, as HQ knows them when a request arrives."""
+
+    id: str
+    node_no: int
+    store_id: str
+    store_code: str
+    store_name: str
+    region_id: str
+    high_water: int
+    ticket_counter: int
+
+
+def new_token() -> str:
+    """A new random node token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_NODE_COLUMNS = (
+    nodes.c.id,
+    nodes.c.node_no,
+    nodes.c.store_id,
+    stores.c.code,
+    stores.c.name,
+    stores.c.region_id,
+    nodes.c.high_water,
+    nodes.c.ticket_counter,
+)
+
+
+def _node(row: Any) -> Node:
+    node_id, node_no, store_id, code, name, region_id, high_water, counter = row
+    return Node(
+        str(node_id),
+        int(node_no),
+        str(store_id),
+        str(code),
+        str(name),
+        str(region_id or ""),
+        int(high_water),
+        int(counter),
+    )
+
+
+def find_by_token(conn: Connection, token: str) -> Node | None:
+    """The node whose token this is, or None."""
+    query = (
+        sa.select(*_NODE_COLUMNS)
+        .select_from(nodes.join(stores, nodes.c.store_id == stores.c.id))
+        .where(nodes.c.token_hash == hash_token(token))
+    )
+    row = conn.execute(query).first()
+    return _node(row) if row is not None else None
+
+
+def get(conn: Connection, node_id: str) -> Node:
+    """A node by id, with its current high-water mark (read inside the caller's transaction)."""
+    query = (
+        sa.select(*_NODE_COLUMNS)
+        .select_from(nodes.join(stores, nodes.c.store_id == stores.c.id))
+        .where(nodes.c.id == node_id)
+    )
+    return _node(conn.execute(query).one())
+
+
+def insert(conn: Connection, *, node_id: str, store_id: str, token: str, now_ms: int) -> int:
+    """A new node for ``store_id`` with the next node number; returns the number."""
+    top = conn.execute(sa.select(sa.func.max(nodes.c.node_no)).where(nodes.c.store_id == store_id)).scalar()
+    node_no = int(top or 0) + 1
+    conn.execute(
+        nodes.insert().values(
+            id=node_id,
+            store_id=store_id,
+            node_no=node_no,
+            token_hash=hash_token(token),
+            high_water=0,
+            ticket_counter=0,
+            created_at=now_ms,
+        )
+    )
+    return node_no
+
+
+def record_sync(conn: Connection, node_id: str, *, high_water: int, ticket_counter: int, now_ms: int) -> None:
+    conn.execute(
+        nodes.update()
+        .where(nodes.c.id == node_id)
+        .values(high_water=high_water, ticket_counter=ticket_counter, last_seen_at=now_ms)
+    )
+
+
+def touch(conn: Connection, node_id: str, now_ms: int) -> None:
+    conn.execute(nodes.update().where(nodes.c.id == node_id).values(last_seen_at=now_ms))
+
+
+def stored_results(conn: Connection, node_id: str, seqs: Iterable[int]) -> dict[int, OpResult]:
+    """The results HQ stored for these seqs of a node (duplicates get them again)."""
+    wanted = set(seqs)
+    if not wanted:
+        return {}
+    c = op_results.c
+    query = sa.select(c.seq, c.op_id, c.status, c.code, c.reason, c.hlc, c.superseded).where(
+        c.node_id == node_id, c.seq >= min(wanted), c.seq <= max(wanted)
+    )
+    found: dict[int, OpResult] = {}
+    for seq, op_id, status, code, reason, hlc, superseded in conn.execute(query):
+        if seq in wanted:
+            found[int(seq)] = OpResult(
+                seq=int(seq),
+                op_id=op_id,
+                status=status,
+                code=code,
+                reason=reason,
+                hlc=hlc,
+                superseded=superseded,
+            )
+    return found
+
+
+def store_results(conn: Connection, node_id: str, results: list[tuple[OpResult, str, str]], now_ms: int) -> None:
+    """Keep the results of newly processed ops: ``(result, kind, entity_id)`` each."""
+    if not results:
+        return
+    rows = [
+        {
+            "node_id": node_id,
+            "seq": r.seq,
+            "op_id": r.op_id,
+            "kind": kind,
+            "entity_id": entity_id,
+            "status": r.status,
+            "code": r.code,
+            "reason": r.reason,
+            "hlc": r.hlc,
+            "superseded": bulk.json_text(r.superseded),
+            "created_at": now_ms,
+        }
+        for r, kind, entity_id in results
+    ]
+    bulk.insert_many(conn, op_results, rows)

@@ -1,0 +1,230 @@
+"""The push action: a node's batch of ops applied in one transaction (docs/sync.md, "Push").
+
+Envelope checks (protocol, node, store, seq order, size) come first and refuse the whole batch.
+Then, under the change-log lock: ops at or below the node's high-water mark are duplicates and get
+the result stored the first time; the first new op must be ``high_water + 1`` (else
+:class:`~hq_server.errors.SeqGap`, nothing applied). The batch's tickets are loaded in one
+``SELECT ... IN``, the ops applied in memory (:mod:`hq_server.ticket_rules`) and everything flushed
+with one ``executemany`` per table. An op kind HQ does not know stops the batch there
+(``upgrade_required``, not stored, high-water mark not advanced past it).
+
+Result codes: ``applied`` ops have code ``""``, or ``clock_clamped`` when the op's HLC was more
+than the drift bound ahead and HQ re-stamped it (``OpResult.hlc`` is then HQ's time); ``merged``
+ops have ``superseded`` (fields lost to later writes) or ``duplicate`` (already there); ``rejected``
+ops carry the rule's code. Reasons are rendered in the caller's language when first processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from hq_server import nodes, reference, ticket_store
+from hq_server.db import Database
+from hq_server.errors import BadRequest, Forbidden, PayloadTooLarge, SeqGap, UnsupportedProtocol
+from hq_server.i18n import render
+from hq_server.nodes import Node
+from hq_server.schema import comments, ticket_history
+from hq_server.ticket_rules import (
+    Outcome,
+    TicketBatch,
+    add_comment,
+    change_status,
+    create_ticket,
+    rejected,
+    set_fields,
+)
+from sync_protocol.entities import encode_entity
+from sync_protocol.errors import ClockDriftError, UnknownOpKind
+from sync_protocol.hlc import Hlc, HybridClock
+from sync_protocol.messages import UPGRADE_REQUIRED, Change, OpResult, PushRequest, PushResponse
+from sync_protocol.ops import (
+    Op,
+    Payload,
+    TicketComment,
+    TicketCreate,
+    TicketSet,
+    TicketStatus,
+    decode_payload,
+)
+from sync_protocol.texts import field_label
+from sync_protocol.version import MAX_PUSH_OPS, PROTOCOL_VERSION, SUPPORTED_VERSIONS
+
+log = logging.getLogger("storedesk.hq.push")
+
+
+@dataclass
+class _Prepared:
+    """An op decoded outside the transaction: its payload and HLC, or why it cannot be applied."""
+
+    op: Op
+    payload: Payload | None
+    hlc: Hlc | None
+    error: Outcome | None
+
+
+def _prepare(op: Op) -> _Prepared:
+    try:
+        hlc = Hlc.parse(op.hlc)
+    except ValueError:
+        return _Prepared(op, None, None, rejected("malformed_op", detail=f"hlc {op.hlc!r}"))
+    try:
+        payload = decode_payload(op.kind, op.payload)
+    except UnknownOpKind:
+        return _Prepared(op, None, hlc, rejected(UPGRADE_REQUIRED, kind=op.kind))
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return _Prepared(op, None, hlc, rejected("malformed_op", detail=str(exc)))
+    return _Prepared(op, payload, hlc, None)
+
+
+def check_envelope(node: Node, request: PushRequest) -> None:
+    """Refuse a batch that is not this node's, too large or out of order (nothing applied)."""
+    if request.protocol not in SUPPORTED_VERSIONS:
+        supported = ", ".join(map(str, SUPPORTED_VERSIONS))
+        raise UnsupportedProtocol(value=request.protocol, supported=supported)
+    if len(request.ops) > MAX_PUSH_OPS:
+        raise PayloadTooLarge("too_many_ops", limit=MAX_PUSH_OPS, count=len(request.ops))
+    if request.node_id != node.id:
+        raise Forbidden("wrong_node")
+    previous = 0
+    for op in request.ops:
+        if op.node_id != node.id:
+            raise Forbidden("wrong_node")
+        if op.store_id != node.store_id:
+            raise Forbidden("wrong_store")
+        if op.seq <= previous:
+            raise BadRequest("seq_order", field="seq")
+        previous = op.seq
+
+
+def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lang: str) -> PushResponse:
+    """Apply ``request`` for ``node``; see the module docstring for the rules."""
+    check_envelope(node, request)
+    prepared = [_prepare(op) for op in request.ops]
+    ticket_ids = {p.payload.ticket_id for p in prepared if p.payload is not None}
+    now_ms = time.time_ns() // 1_000_000
+    with db.write() as conn:
+        state = nodes.get(conn, node.id)
+        high_water = state.high_water
+        new = [p for p in prepared if p.op.seq > high_water]
+        if new and (new[0].op.seq != high_water + 1 or new[-1].op.seq - new[0].op.seq != len(new) - 1):
+            raise SeqGap(high_water + 1)
+        stored = nodes.stored_results(conn, node.id, [p.op.seq for p in prepared if p.op.seq <= high_water])
+        batch = TicketBatch(
+            tickets=ticket_store.load_tickets(conn, ticket_ids),
+            type_codes=reference.ticket_type_codes(conn),
+            known_comment_ids=ticket_store.existing_ids(conn, comments, _ids(new, TicketComment)),
+            known_event_ids=ticket_store.existing_ids(conn, ticket_history, _ids(new, TicketStatus)),
+        )
+        results: list[OpResult] = []
+        fresh: list[tuple[OpResult, str, str]] = []
+        touched: dict[str, None] = {}
+        counter = state.ticket_counter
+        for item in prepared:
+            op = item.op
+            if op.seq <= high_water:
+                results.append(stored.get(op.seq) or _lost_result(op, lang))
+            else:
+                result = _apply(batch, clock, node, item, lang)
+                results.append(result)
+                if result.code == UPGRADE_REQUIRED:
+                    break
+                fresh.append((result, op.kind, op.entity_id))
+                high_water = op.seq
+                if isinstance(item.payload, TicketCreate):
+                    counter = max(counter, item.payload.counter)
+            if item.payload is not None:
+                touched[item.payload.ticket_id] = None
+        ticket_store.flush(conn, clock, batch)
+        nodes.store_results(conn, node.id, fresh, now_ms)
+        nodes.record_sync(conn, node.id, high_water=high_water, ticket_counter=counter, now_ms=now_ms)
+    return PushResponse(
+        protocol=PROTOCOL_VERSION,
+        high_water=high_water,
+        results=results,
+        server_hlc=clock.now().encode(),
+        entities=_snapshots(batch, touched, node.store_id),
+    )
+
+
+def _ids(items: Sequence[_Prepared], kind: type[TicketComment] | type[TicketStatus]) -> list[str]:
+    found: list[str] = []
+    for item in items:
+        if isinstance(item.payload, TicketComment) and kind is TicketComment:
+            found.append(item.payload.comment_id)
+        elif isinstance(item.payload, TicketStatus) and kind is TicketStatus:
+            found.append(item.payload.event_id)
+    return found
+
+
+def _apply(batch: TicketBatch, clock: HybridClock, node: Node, item: _Prepared, lang: str) -> OpResult:
+    op = item.op
+    if item.error is not None or item.payload is None or item.hlc is None:
+        outcome = item.error or rejected("malformed_op", detail="")
+        return _result(op, outcome, "", clamped=False, lang=lang)
+    clamped = False
+    try:
+        clock.observe(item.hlc)
+        hlc = item.hlc.encode()
+    except ClockDriftError as exc:
+        hlc = clock.now().encode()
+        clamped = True
+        log.warning("node %s op %s: clock %d ms ahead, re-stamped %s", node.id, op.seq, exc.ahead_ms, hlc)
+    match item.payload:
+        case TicketCreate() as p:
+            outcome = create_ticket(batch, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+        case TicketSet() as p:
+            outcome = set_fields(batch, p, store_id=node.store_id, hlc=hlc)
+        case TicketComment() as p:
+            outcome = add_comment(batch, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+        case TicketStatus() as p:
+            outcome = change_status(batch, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+    return _result(op, outcome, hlc, clamped=clamped, lang=lang)
+
+
+def _result(op: Op, outcome: Outcome, hlc: str, *, clamped: bool, lang: str) -> OpResult:
+    code, reason = outcome.code, ""
+    if outcome.status == "rejected":
+        reason = render(code, lang, field=outcome.field, **outcome.params)
+    elif clamped:
+        code, reason = "clock_clamped", render("clock_clamped", lang)
+    elif outcome.status == "merged":
+        separator = ", " if lang == "en" else "、"
+        fields = separator.join(field_label(name, lang) for name in outcome.superseded)
+        reason = render(code, lang, fields=fields)
+    return OpResult(
+        seq=op.seq,
+        op_id=op.op_id,
+        status=outcome.status,
+        code=code,
+        reason=reason,
+        hlc=hlc,
+        superseded=list(outcome.superseded),
+    )
+
+
+def _lost_result(op: Op, lang: str) -> OpResult:
+    """A duplicate whose stored result was compacted away: it was processed, report it as such."""
+    return OpResult(
+        seq=op.seq,
+        op_id=op.op_id,
+        status="merged",
+        code="duplicate",
+        reason=render("duplicate", lang),
+        hlc=op.hlc,
+    )
+
+
+def _snapshots(batch: TicketBatch, touched: dict[str, None], store_id: str) -> list[Change]:
+    """Current state of the store's tickets the batch touched (never another store's)."""
+    found = []
+    for ticket_id in touched:
+        ticket = batch.tickets.get(ticket_id)
+        if ticket is not None and ticket.store_id == store_id:
+            data = msgspec.Raw(encode_entity(ticket))
+            found.append(Change(pos=0, entity="ticket", entity_id=ticket.id, hlc=ticket.hlc, data=data))
+    return found

@@ -1,0 +1,229 @@
+"""HQ's tables, as SQLAlchemy Core ``Table`` objects: the current schema the queries use.
+
+The schema a database actually has is built by :mod:`hq_server.migrations`; a test checks that
+the two agree. Times are integers (ms since the Unix epoch, UTC); ids are text (UUIDv7 for
+records, codes for reference data); JSON is stored as text so both engines hold the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData()
+
+_json_encoder = msgspec.json.Encoder()
+_json_decoder = msgspec.json.Decoder()
+
+
+class JsonText(sa.TypeDecorator[Any]):
+    """JSON kept as text (msgspec): identical on SQLite and PostgreSQL."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return _json_encoder.encode(value).decode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return _json_decoder.decode(value)
+
+
+#: A BIGINT that is SQLite's rowid alias when it is the primary key (so it autoincrements there).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+ID = 36  # UUID text
+HLC = 64
+CODE = 40
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("applied_at", sa.BigInteger, nullable=False),
+)
+
+regions = sa.Table(
+    "regions",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("code", sa.String(CODE), nullable=False, unique=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("code", sa.String(CODE), nullable=False, unique=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("region_id", sa.String(ID), sa.ForeignKey("regions.id"), nullable=True),
+    sa.Column("address", sa.Text, nullable=False, server_default=""),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("node_no", sa.Integer, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("high_water", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("ticket_counter", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("last_seen_at", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("store_id", "node_no", name="uq_nodes_store_node_no"),
+)
+
+departments = sa.Table(
+    "departments",
+    metadata,
+    sa.Column("code", sa.String(CODE), primary_key=True),
+    sa.Column("name_zh", sa.String(80), nullable=False),
+    sa.Column("name_en", sa.String(80), nullable=False, server_default=""),
+    sa.Column("sort", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+ticket_types = sa.Table(
+    "ticket_types",
+    metadata,
+    sa.Column("code", sa.String(CODE), primary_key=True),
+    sa.Column("name_zh", sa.String(80), nullable=False),
+    sa.Column("name_en", sa.String(80), nullable=False, server_default=""),
+    sa.Column("default_department", sa.String(CODE), sa.ForeignKey("departments.code"), nullable=True),
+    sa.Column("sort", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=True),
+    sa.Column("type", sa.String(CODE), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("category", sa.String(80), nullable=False, server_default=""),
+    sa.Column("product_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("customer_phone", sa.String(32), nullable=False, server_default=""),
+    sa.Column("customer_name", sa.String(80), nullable=False, server_default=""),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("department", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("assignee", sa.String(80), nullable=False, server_default=""),
+    sa.Column("priority", sa.String(16), nullable=False, server_default="normal"),
+    sa.Column("first_response_due", sa.BigInteger, nullable=True),
+    sa.Column("resolution_due", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    sa.Column("field_hlcs", JsonText, nullable=False),
+    sa.Column("extra", JsonText, nullable=False),
+    sa.Column("origin_node_id", sa.String(ID), nullable=True),
+    sa.Index("ix_tickets_store_created", "store_id", "created_at"),
+    sa.Index("ix_tickets_number", "number"),
+    sa.Index("ix_tickets_status", "status"),
+    sa.Index("ix_tickets_department", "department"),
+    sa.Index("ix_tickets_created", "created_at"),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("author", sa.String(80), nullable=False, server_default=""),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    sa.Column("origin_node_id", sa.String(ID), nullable=True),
+    sa.Index("ix_comments_ticket", "ticket_id", "created_at"),
+)
+
+ticket_history = sa.Table(
+    "ticket_history",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("from_status", sa.String(20), nullable=False),
+    sa.Column("to_status", sa.String(20), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(80), nullable=False, server_default=""),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    sa.Column("origin_node_id", sa.String(ID), nullable=True),
+    sa.Index("ix_ticket_history_ticket", "ticket_id", "hlc"),
+)
+
+op_results = sa.Table(
+    "op_results",
+    metadata,
+    sa.Column("node_id", sa.String(ID), sa.ForeignKey("nodes.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("op_id", sa.String(ID), nullable=False),
+    sa.Column("kind", sa.String(CODE), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("code", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    sa.Column("superseded", JsonText, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("pos", BigId, sa.Identity(), primary_key=True),
+    sa.Column("entity", sa.String(CODE), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("scope_store", sa.String(ID), nullable=True),
+    sa.Column("scope_region", sa.String(ID), nullable=True),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    # Partial indexes, so the global scan (both NULL) can only use ix_changes_global.
+    sa.Index(
+        "ix_changes_store",
+        "scope_store",
+        "pos",
+        sqlite_where=sa.text("scope_store IS NOT NULL"),
+        postgresql_where=sa.text("scope_store IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_changes_region",
+        "scope_region",
+        "pos",
+        sqlite_where=sa.text("scope_region IS NOT NULL"),
+        postgresql_where=sa.text("scope_region IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_changes_global",
+        "pos",
+        sqlite_where=sa.text("scope_store IS NULL AND scope_region IS NULL"),
+        postgresql_where=sa.text("scope_store IS NULL AND scope_region IS NULL"),
+    ),
+    sqlite_autoincrement=True,
+)

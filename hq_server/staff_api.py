@@ -1,0 +1,261 @@
+"""HTTP handlers of the staff JSON API (``/api/v1``; bearer admin token) and ``/healthz``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hq_server import pull, queries, reference, ticket_actions
+from hq_server.context import HqContext, bearer_token, context_of
+from hq_server.errors import BadRequest, NotFound, Unauthorized
+from hq_server.openapi import openapi_document, operation, path_id, query
+from hq_server.queries import TicketFilter
+from hq_server.responses import json_response
+from hq_server.staff_views import (
+    comment_json,
+    department_json,
+    parse_times,
+    store_json,
+    ticket_json,
+    ticket_type_json,
+)
+
+_json_decoder = msgspec.json.Decoder()
+
+TICKET_FIELDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        name: {"type": "string"}
+        for name in (
+            "type",
+            "title",
+            "description",
+            "category",
+            "product_code",
+            "customer_phone",
+            "customer_name",
+            "department",
+            "assignee",
+            "priority",
+        )
+    }
+    | {
+        "first_response_due": {"type": "string", "format": "date-time", "nullable": True},
+        "resolution_due": {"type": "string", "format": "date-time", "nullable": True},
+    },
+}
+
+
+def _admin(request: Request) -> HqContext:
+    hq = context_of(request)
+    if not hq.is_admin(bearer_token(request)):
+        raise Unauthorized()
+    return hq
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        value = _json_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest("invalid_json") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("invalid_json")
+    return value
+
+
+def _int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest("invalid_param", field=name) from None
+    if not low <= value <= high:
+        raise BadRequest("invalid_param", field=name)
+    return value
+
+
+def _view(hq: HqContext, key: str) -> queries.TicketView:
+    with hq.db.read() as conn:
+        view = queries.get_ticket(conn, key)
+    if view is None:
+        raise NotFound("ticket_not_found", value=key)
+    return view
+
+
+@operation(
+    parameters=[
+        query("status", "ticket status"),
+        query("store", "store code or id"),
+        query("type", "ticket type code"),
+        query("department", "department code"),
+        query("limit", "page size (1-500, default 50)", "integer"),
+        query("offset", "tickets to skip", "integer"),
+    ]
+)
+async def list_tickets(request: Request) -> Response:
+    """List tickets, newest first.
+
+    Answers `{"items": [ticket...], "total": n, "limit": l, "offset": o}`; items have no
+    comments or history.
+    """
+    hq = _admin(request)
+    params = request.query_params
+    flt = TicketFilter(
+        status=params.get("status") or None,
+        store=params.get("store") or None,
+        type=params.get("type") or None,
+        department=params.get("department") or None,
+        limit=_int_param(request, "limit", 50, low=1, high=queries.MAX_LIST_LIMIT),
+        offset=_int_param(request, "offset", 0, low=0, high=10**9),
+    )
+
+    def run() -> tuple[list[queries.TicketView], int]:
+        with hq.db.read() as conn:
+            return queries.list_tickets(conn, flt)
+
+    views, total = await run_in_threadpool(run)
+    items = [ticket_json(v, detail=False) for v in views]
+    return json_response({"items": items, "total": total, "limit": flt.limit, "offset": flt.offset})
+
+
+@operation(
+    body={
+        **TICKET_FIELDS_SCHEMA,
+        "required": ["type", "title"],
+        "properties": {**TICKET_FIELDS_SCHEMA["properties"], "store": {"type": "string"}},
+    }
+)
+async def create_ticket(request: Request) -> Response:
+    """Create a ticket at HQ.
+
+    Numbered `HQ-000123`. `store` (code or id) is optional; a ticket with a store reaches that
+    store on its next sync. Answers 201 with the ticket.
+    """
+    hq = _admin(request)
+    body = parse_times(await _json_object(request))
+    store = body.pop("store", None)
+    if store is not None and not isinstance(store, str):
+        raise BadRequest("invalid_param", field="store")
+
+    def run() -> queries.TicketView:
+        ticket = ticket_actions.create(hq.db, hq.clock, body, store=store)
+        return _view(hq, ticket.id)
+
+    return json_response(ticket_json(await run_in_threadpool(run)), status_code=201)
+
+
+@operation(parameters=[path_id()])
+async def get_ticket(request: Request) -> Response:
+    """One ticket (by id or number) with its comments and status history."""
+    hq = _admin(request)
+    view = await run_in_threadpool(_view, hq, request.path_params["id"])
+    return json_response(ticket_json(view))
+
+
+@operation(
+    parameters=[path_id()],
+    body={
+        **TICKET_FIELDS_SCHEMA,
+        "properties": {
+            **TICKET_FIELDS_SCHEMA["properties"],
+            "status": {"type": "string"},
+            "note": {"type": "string", "description": "note for the status change"},
+        },
+    },
+)
+async def patch_ticket(request: Request) -> Response:
+    """Edit a ticket: clerk fields, HQ-only fields, and `status` (with an optional `note`).
+
+    Clerk fields merge with store edits by last writer wins; a status change must be allowed
+    from the current status and is added to the history. The store sees the edit on its next sync.
+    """
+    hq = _admin(request)
+    key = request.path_params["id"]
+    changes = parse_times(await _json_object(request))
+
+    def run() -> queries.TicketView:
+        ticket = ticket_actions.edit(hq.db, hq.clock, key, changes)
+        return _view(hq, ticket.id)
+
+    return json_response(ticket_json(await run_in_threadpool(run)))
+
+
+@operation(
+    parameters=[path_id()],
+    body={
+        "type": "object",
+        "required": ["body"],
+        "properties": {"body": {"type": "string"}, "author": {"type": "string"}},
+    },
+)
+async def add_comment(request: Request) -> Response:
+    """Add a comment to a ticket. Answers 201 with the comment."""
+    hq = _admin(request)
+    key = request.path_params["id"]
+    body = await _json_object(request)
+    comment = await run_in_threadpool(
+        ticket_actions.comment, hq.db, hq.clock, key, body.get("body", ""), body.get("author", "")
+    )
+    return json_response(comment_json(comment), status_code=201)
+
+
+async def list_stores(request: Request) -> Response:
+    """Stores with their region."""
+    hq = _admin(request)
+
+    def run() -> list[dict[str, Any]]:
+        with hq.db.read() as conn:
+            return [store_json(row) for row in reference.list_stores(conn)]
+
+    return json_response({"items": await run_in_threadpool(run)})
+
+
+async def list_ticket_types(request: Request) -> Response:
+    """Ticket types and the department each goes to by default."""
+    hq = _admin(request)
+
+    def run() -> list[dict[str, Any]]:
+        with hq.db.read() as conn:
+            return [ticket_type_json(row) for row in reference.list_ticket_types(conn)]
+
+    return json_response({"items": await run_in_threadpool(run)})
+
+
+async def list_departments(request: Request) -> Response:
+    """Departments tickets are routed to."""
+    hq = _admin(request)
+
+    def run() -> list[dict[str, Any]]:
+        with hq.db.read() as conn:
+            return [department_json(row) for row in reference.list_departments(conn)]
+
+    return json_response({"items": await run_in_threadpool(run)})
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: 200 when HQ can read its database (no auth)."""
+    hq = context_of(request)
+    await run_in_threadpool(pull.head_pos, hq.db)
+    return json_response({"status": "ok"})
+
+
+routes = [
+    Route("/api/v1/tickets", list_tickets, methods=["GET"]),
+    Route("/api/v1/tickets", create_ticket, methods=["POST"]),
+    Route("/api/v1/tickets/{id}", get_ticket, methods=["GET"]),
+    Route("/api/v1/tickets/{id}", patch_ticket, methods=["PATCH"]),
+    Route("/api/v1/tickets/{id}/comments", add_comment, methods=["POST"]),
+    Route("/api/v1/stores", list_stores, methods=["GET"]),
+    Route("/api/v1/ticket-types", list_ticket_types, methods=["GET"]),
+    Route("/api/v1/departments", list_departments, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/openapi.json", openapi_document, methods=["GET"], include_in_schema=False),
+]

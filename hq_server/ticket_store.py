@@ -1,0 +1,157 @@
+"""Tickets, comments and history in the database: batched loads, and the one flush that writes
+their rows together with their change-log entries (in the caller's write transaction).
+
+Loads are one ``SELECT ... IN`` per 500 ids; the flush is one ``executemany`` per table. A ticket
+changed by several ops of one batch gets one change-log entry (its version after the batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hq_server import bulk, changelog
+from hq_server.schema import comments, meta, ticket_history, tickets
+from hq_server.ticket_rules import TicketBatch
+from sync_protocol.entities import encode_entity
+from sync_protocol.hlc import HybridClock
+from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
+
+CHUNK = 500
+
+#: Columns of ``tickets`` that hold a :class:`TicketState` field of the same name.
+STATE_COLUMNS: tuple[str, ...] = tuple(TicketState.__struct_fields__)
+_UPDATABLE = tuple(name for name in STATE_COLUMNS if name not in ("id", "number", "store_id", "created_at"))
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    unique = list(dict.fromkeys(i for i in ids if i))
+    for start in range(0, len(unique), CHUNK):
+        yield unique[start : start + CHUNK]
+
+
+def state_of(row: Any) -> TicketState:
+    """A ticket row (mapping) as a :class:`TicketState`."""
+    values = {name: row[name] for name in STATE_COLUMNS}
+    values["store_id"] = values["store_id"] or ""
+    return TicketState(**values)
+
+
+def load_tickets(conn: Connection, ids: Iterable[str]) -> dict[str, TicketState]:
+    """The tickets with these ids that exist, by id."""
+    found: dict[str, TicketState] = {}
+    columns = [tickets.c[name] for name in STATE_COLUMNS]
+    for chunk in _chunks(ids):
+        for row in conn.execute(sa.select(*columns).where(tickets.c.id.in_(chunk))).mappings():
+            state = state_of(row)
+            found[state.id] = state
+    return found
+
+
+def existing_ids(conn: Connection, table: sa.Table, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` are already rows of ``table`` (comments or history)."""
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(str(i) for i in conn.execute(sa.select(table.c.id).where(table.c.id.in_(chunk))).scalars())
+    return found
+
+
+def find_ticket(conn: Connection, key: str) -> TicketState | None:
+    """A ticket by id or by number."""
+    columns = [tickets.c[name] for name in STATE_COLUMNS]
+    row = conn.execute(sa.select(*columns).where(tickets.c.id == key)).mappings().first()
+    if row is None:
+        row = (
+            conn.execute(sa.select(*columns).where(tickets.c.number == key).order_by(tickets.c.created_at))
+            .mappings()
+            .first()
+        )
+    return state_of(row) if row is not None else None
+
+
+def comments_of(conn: Connection, ticket_id: str) -> list[CommentState]:
+    query = (
+        sa.select(*(comments.c[name] for name in CommentState.__struct_fields__))
+        .where(comments.c.ticket_id == ticket_id)
+        .order_by(comments.c.created_at, comments.c.hlc)
+    )
+    return [CommentState(**row) for row in conn.execute(query).mappings()]
+
+
+def history_of(conn: Connection, ticket_id: str) -> list[HistoryEntry]:
+    query = (
+        sa.select(*(ticket_history.c[name] for name in HistoryEntry.__struct_fields__))
+        .where(ticket_history.c.ticket_id == ticket_id)
+        .order_by(ticket_history.c.hlc)
+    )
+    return [HistoryEntry(**row) for row in conn.execute(query).mappings()]
+
+
+def _ticket_row(state: TicketState) -> dict[str, Any]:
+    """A ticket as driver-ready column values (JSON encoded) for :mod:`hq_server.bulk`."""
+    row = {name: getattr(state, name) for name in STATE_COLUMNS}
+    row["store_id"] = state.store_id or None
+    row["field_hlcs"] = bulk.json_text(state.field_hlcs)
+    row["extra"] = bulk.json_text(state.extra)
+    return row
+
+
+def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
+    """Write what ``batch`` changed: ticket, comment and history rows, then their log entries."""
+    changed = [batch.tickets[ticket_id] for ticket_id in batch.changed]
+    inserts = []
+    updates = []
+    for state in changed:
+        row = _ticket_row(state)
+        if state.id in batch.created:
+            row["origin_node_id"] = batch.origins.get(state.id)
+            inserts.append(row)
+        else:
+            updates.append({"b_id": state.id, **{name: row[name] for name in _UPDATABLE}})
+    bulk.insert_many(conn, tickets, inserts)
+    bulk.update_many(conn, tickets, "id", updates)
+    bulk.insert_many(
+        conn,
+        ticket_history,
+        [{**_struct_row(h), "origin_node_id": batch.origins.get(h.id)} for h in batch.history],
+    )
+    bulk.insert_many(
+        conn,
+        comments,
+        [{**_struct_row(c), "origin_node_id": batch.origins.get(c.id)} for c in batch.comments],
+    )
+
+    entries = [changelog.Entry("ticket", t.id, _scope(t), None, encode_entity(t)) for t in changed]
+    for entry in batch.history:
+        scope = _scope(batch.tickets[entry.ticket_id])
+        entries.append(changelog.Entry("history", entry.id, scope, None, encode_entity(entry)))
+    for comment in batch.comments:
+        scope = _scope(batch.tickets[comment.ticket_id])
+        entries.append(changelog.Entry("comment", comment.id, scope, None, encode_entity(comment)))
+    changelog.append(conn, clock, entries)
+
+
+def _scope(ticket: TicketState) -> str:
+    """A ticket and its records are seen by its store only; HQ-only tickets (no store) by none."""
+    return ticket.store_id
+
+
+def _struct_row(value: CommentState | HistoryEntry) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in type(value).__struct_fields__}
+
+
+HQ_COUNTER_KEY = "hq_ticket_counter"
+
+
+def next_hq_number(conn: Connection) -> str:
+    """The next number of a ticket made at HQ: ``HQ-000001``, ``HQ-000002``, ..."""
+    current = conn.execute(sa.select(meta.c.value).where(meta.c.key == HQ_COUNTER_KEY)).scalar_one_or_none()
+    counter = int(current or 0) + 1
+    if current is None:
+        conn.execute(meta.insert().values(key=HQ_COUNTER_KEY, value=str(counter)))
+    else:
+        conn.execute(meta.update().where(meta.c.key == HQ_COUNTER_KEY).values(value=str(counter)))
+    return f"HQ-{counter:06d}"

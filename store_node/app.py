@@ -1,0 +1,76 @@
+"""The store node's Starlette app: local API, clerk UI, and the sync task in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from store_node import api, views
+from store_node.errors import StoreNodeError
+from store_node.node import Node
+from store_node.sync_client import SyncClient
+
+log = logging.getLogger("storedesk.store")
+
+_templates = Environment(loader=PackageLoader("store_node", "templates"), autoescape=select_autoescape())
+
+
+async def home(request: Request) -> Response:
+    node = api.node_of(request)
+    status = views.sync_status(node)
+    page = _templates.get_template("home.html").render(
+        status=status,
+        tickets=views.list_tickets(node, limit=100)["items"],
+        types=views.ticket_types(node),
+    )
+    return HTMLResponse(page)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StoreNodeError)
+    return api.error_response(exc, api.lang_of(request))
+
+
+def create_app(
+    data_dir: Path,
+    hq_url: str,
+    token: str,
+    *,
+    wall_ms: Callable[[], int] | None = None,
+    start_sync: bool = True,
+) -> Starlette:
+    """The app of one store node over the replica in ``data_dir``, syncing with ``hq_url``."""
+    node = Node(data_dir, wall_ms=wall_ms)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        node.local_write = asyncio.Event()  # bind to the serving loop
+        client = SyncClient(node, hq_url, token)
+        app.state.sync = client
+        task = asyncio.create_task(client.run()) if start_sync else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await client.close()
+            node.close()
+
+    app = Starlette(
+        routes=[Route("/", home), *api.routes],
+        exception_handlers={StoreNodeError: _store_error},
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    return app

@@ -1,0 +1,140 @@
+"""Applying HQ's state to the replica: pulled change-log pages and the snapshots of push acks.
+
+Local view = last HQ state + pending local ops: a field with a local edit HQ has not acknowledged
+yet keeps its local value (its ack brings HQ's merged value later).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import msgspec
+
+from store_node import outbox
+from store_node.node import Node
+from sync_protocol.entities import decode_entity
+from sync_protocol.messages import Change, ReferenceItem
+from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
+
+TICKET_COLUMNS = (
+    "id",
+    "number",
+    "store_id",
+    "type",
+    "title",
+    "description",
+    "category",
+    "product_code",
+    "customer_phone",
+    "customer_name",
+    "status",
+    "department",
+    "assignee",
+    "priority",
+    "first_response_due",
+    "resolution_due",
+    "created_at",
+    "updated_at",
+    "hlc",
+)
+_UPSERT_TICKET = (
+    f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}, extra, origin, gen)"
+    f" VALUES ({', '.join(':' + c for c in TICKET_COLUMNS)}, :extra, 'hq', :gen)"
+    " ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in TICKET_COLUMNS if c != "id")
+    + ", extra = excluded.extra, gen = excluded.gen"
+)
+_UPSERT_COMMENT = (
+    "INSERT INTO comments (id, ticket_id, body, author, source, created_at, hlc, gen)"
+    " VALUES (:id, :ticket_id, :body, :author, :source, :created_at, :hlc, :gen)"
+    " ON CONFLICT(id) DO UPDATE SET body = excluded.body, hlc = excluded.hlc, gen = excluded.gen"
+)
+_UPSERT_HISTORY = (
+    "INSERT INTO history (id, ticket_id, from_status, to_status, note, actor, at, hlc, gen)"
+    " VALUES (:id, :ticket_id, :from_status, :to_status, :note, :actor, :at, :hlc, :gen)"
+    " ON CONFLICT(id) DO UPDATE SET gen = excluded.gen"
+)
+_UPSERT_REFERENCE = (
+    "INSERT INTO reference (entity, id, code, name_zh, name_en, attrs) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(entity, id) DO UPDATE SET code = excluded.code, name_zh = excluded.name_zh,"
+    " name_en = excluded.name_en, attrs = excluded.attrs"
+)
+
+
+def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -> None:
+    """Upsert HQ snapshots (inside the caller's transaction), keeping pending local fields."""
+    gen = node.replica.get_int("gen")
+    tickets: dict[str, TicketState] = {}
+    comments: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    references: list[tuple[str, str, str, str, str, str]] = []
+    if changes:
+        node.observe(max(change.hlc for change in changes))
+    for change in changes:
+        try:
+            state = decode_entity(change.entity, change.data)
+        except KeyError:
+            continue  # an entity kind this version does not know yet: ignore, HQ keeps it
+        if isinstance(state, TicketState):
+            tickets[state.id] = state  # a later version in the same page wins
+        elif isinstance(state, CommentState):
+            comments.append({**msgspec.structs.asdict(state), "gen": gen})
+        elif isinstance(state, HistoryEntry):
+            history.append({**msgspec.structs.asdict(state), "gen": gen})
+        elif isinstance(state, ReferenceItem):
+            references.append(
+                (change.entity, state.id, state.code, state.name_zh, state.name_en, json.dumps(state.attrs))
+            )
+    if tickets:
+        _upsert_tickets(conn, list(tickets.values()), gen)
+    if comments:
+        conn.executemany(_UPSERT_COMMENT, comments)
+    if history:
+        conn.executemany(_UPSERT_HISTORY, history)
+    if references:
+        conn.executemany(_UPSERT_REFERENCE, references)
+
+
+def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: int) -> None:
+    held = outbox.pending_fields(conn, (s.id for s in states))
+    rows: list[dict[str, Any]] = []
+    for state in states:
+        row = {c: getattr(state, c) for c in TICKET_COLUMNS}
+        row["extra"] = json.dumps(state.extra, ensure_ascii=False)
+        row["gen"] = gen
+        keep = held.get(state.id)
+        if keep:
+            local = conn.execute("SELECT * FROM tickets WHERE id = ?", (state.id,)).fetchone()
+            if local is not None:
+                for field in keep:
+                    row[field] = local[field]
+        rows.append(row)
+    conn.executemany(_UPSERT_TICKET, rows)
+
+
+def begin_reset(node: Node) -> None:
+    """HQ cannot continue from our cursor: start a new generation; the re-pull marks what HQ has."""
+    node.replica.set(gen=node.replica.get_int("gen") + 1, resetting=1, cursor="0")
+
+
+def finish_reset(node: Node, conn: sqlite3.Connection) -> int:
+    """After a complete re-pull: drop records HQ no longer has, unless a pending op makes them."""
+    gen = node.replica.get_int("gen")
+    keep = outbox.pending_records(conn)
+    removed = 0
+    for table in ("comments", "history", "tickets"):
+        rows = conn.execute(f"SELECT id FROM {table} WHERE gen < ?", (gen,)).fetchall()
+        doomed = [(r[0],) for r in rows if r[0] not in keep]
+        if table == "tickets":
+            doomed = [d for d in doomed if not _has_pending(conn, d[0])]
+        conn.executemany(f"DELETE FROM {table} WHERE id = ?", doomed)
+        removed += len(doomed)
+    node.replica.set(resetting=0)
+    return removed
+
+
+def _has_pending(conn: sqlite3.Connection, ticket_id: str) -> bool:
+    row = conn.execute("SELECT 1 FROM outbox WHERE entity_id = ? AND state = 'pending' LIMIT 1", (ticket_id,))
+    return row.fetchone() is not None

@@ -1,0 +1,119 @@
+"""Numbered, named migrations of the store replica, recorded in ``schema_migrations``.
+
+Each runs in its own transaction at start; a migration is never edited once shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            store_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            category TEXT NOT NULL DEFAULT '',
+            product_code TEXT NOT NULL DEFAULT '',
+            customer_phone TEXT NOT NULL DEFAULT '',
+            customer_name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'new',
+            department TEXT NOT NULL DEFAULT '',
+            assignee TEXT NOT NULL DEFAULT '',
+            priority TEXT NOT NULL DEFAULT 'normal',
+            first_response_due INTEGER,
+            resolution_due INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            hlc TEXT NOT NULL,
+            extra TEXT NOT NULL DEFAULT '{}',
+            origin TEXT NOT NULL DEFAULT 'store',
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX tickets_updated ON tickets(updated_at);
+        CREATE INDEX tickets_status ON tickets(status);
+        CREATE TABLE comments (
+            id TEXT PRIMARY KEY,
+            ticket_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            author TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT 'store',
+            created_at INTEGER NOT NULL,
+            hlc TEXT NOT NULL,
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX comments_ticket ON comments(ticket_id, created_at);
+        CREATE TABLE history (
+            id TEXT PRIMARY KEY,
+            ticket_id TEXT NOT NULL,
+            from_status TEXT NOT NULL,
+            to_status TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            actor TEXT NOT NULL DEFAULT '',
+            at INTEGER NOT NULL,
+            hlc TEXT NOT NULL,
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX history_ticket ON history(ticket_id, at);
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            op_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            hlc TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            fields TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'pending',
+            code TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            done_at INTEGER
+        );
+        CREATE INDEX outbox_state ON outbox(state, seq);
+        CREATE INDEX outbox_entity ON outbox(entity_id, state);
+        CREATE INDEX outbox_record ON outbox(record_id, state);
+        CREATE TABLE reference (
+            entity TEXT NOT NULL,
+            id TEXT NOT NULL,
+            code TEXT NOT NULL,
+            name_zh TEXT NOT NULL,
+            name_en TEXT NOT NULL DEFAULT '',
+            attrs TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (entity, id)
+        );
+        """,
+    ),
+]
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[int]:
+    """Apply every migration not yet recorded; returns the numbers applied now."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    applied: list[int] = []
+    for version, name, script in MIGRATIONS:
+        if version in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, int(time.time() * 1000)))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied

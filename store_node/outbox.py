@@ -1,0 +1,152 @@
+"""The outbox: every local change's op, queued in seq order until HQ has answered it.
+
+Only :func:`append` adds ops (called by the actions inside the change's own transaction); the sync
+client moves them on with :func:`record_results` and :func:`rewind`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+import msgspec
+
+from store_node.node import Node
+from sync_protocol.messages import UPGRADE_REQUIRED, OpResult
+from sync_protocol.ops import Op, Payload, encode_payload, kind_of, new_id
+
+PENDING, ACKED, REJECTED = "pending", "acked", "rejected"
+
+
+def append(
+    node: Node,
+    conn: sqlite3.Connection,
+    payload: Payload,
+    *,
+    entity_id: str,
+    record_id: str,
+    fields: Iterable[str] = (),
+) -> int:
+    """Queue the op for ``payload``; call inside the transaction that makes the change. Returns its seq."""
+    seq = node.replica.get_int("next_seq", 1)
+    hlc = node.stamp()
+    conn.execute(
+        "INSERT INTO outbox (seq, op_id, kind, entity_id, record_id, hlc, payload, fields, state, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+        (
+            seq,
+            new_id(),
+            kind_of(payload),
+            entity_id,
+            record_id,
+            hlc,
+            encode_payload(payload),
+            ",".join(fields),
+            node.wall_ms(),
+        ),
+    )
+    node.replica.set(next_seq=seq + 1)
+    return seq
+
+
+def pending_ops(node: Node, limit: int) -> list[Op]:
+    """The next ``limit`` pending ops in seq order, as envelopes ready to send."""
+    ident = node.identity
+    rows = node.replica.query(
+        "SELECT seq, op_id, kind, entity_id, hlc, payload FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
+        (limit,),
+    )
+    return [
+        Op(
+            op_id=row["op_id"],
+            node_id=ident.node_id,
+            store_id=ident.store_id,
+            seq=row["seq"],
+            hlc=row["hlc"],
+            kind=row["kind"],
+            entity_id=row["entity_id"],
+            payload=msgspec.Raw(row["payload"]),
+        )
+        for row in rows
+    ]
+
+
+def count(node: Node, state: str = PENDING) -> int:
+    row = node.replica.one("SELECT count(*) FROM outbox WHERE state = ?", (state,))
+    return int(row[0]) if row else 0
+
+
+def record_results(conn: sqlite3.Connection, results: list[OpResult], now_ms: int) -> bool:
+    """Mark answered ops acked or rejected. Returns False when HQ asked for an upgrade (the op
+    and those behind it stay pending)."""
+    acked: list[tuple[int, int]] = []
+    rejected: list[tuple[str, str, int, int]] = []
+    upgrade = False
+    for result in results:
+        if result.status == "rejected" and result.code == UPGRADE_REQUIRED:
+            upgrade = True
+            break
+        if result.status == "rejected":
+            rejected.append((result.code, result.reason, now_ms, result.seq))
+        else:
+            acked.append((now_ms, result.seq))
+    conn.executemany("UPDATE outbox SET state = 'acked', done_at = ? WHERE seq = ? AND state = 'pending'", acked)
+    conn.executemany(
+        "UPDATE outbox SET state = 'rejected', code = ?, reason = ?, done_at = ? WHERE seq = ? AND state = 'pending'",
+        rejected,
+    )
+    return not upgrade
+
+
+def rewind(conn: sqlite3.Connection, after_seq: int) -> int:
+    """HQ lost ops above ``after_seq`` (restored from a backup): queue them again. Returns how many."""
+    cursor = conn.execute(
+        "UPDATE outbox SET state = 'pending', code = '', reason = '', done_at = NULL"
+        " WHERE seq > ? AND state != 'pending'",
+        (after_seq,),
+    )
+    return cursor.rowcount
+
+
+def oldest_retained_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT min(seq) FROM outbox").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def pending_fields(conn: sqlite3.Connection, entity_ids: Iterable[str]) -> dict[str, set[str]]:
+    """Per entity, the fields that have local edits HQ has not acknowledged yet."""
+    ids = list(set(entity_ids))
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for entity_id, fields in conn.execute(
+            f"SELECT entity_id, fields FROM outbox WHERE state = 'pending' AND fields != '' AND entity_id IN ({marks})",
+            chunk,
+        ):
+            found.setdefault(entity_id, set()).update(fields.split(","))
+    return found
+
+
+def pending_records(conn: sqlite3.Connection) -> set[str]:
+    """Ids of records (tickets, comments, history entries) made by ops HQ has not acknowledged."""
+    return {row[0] for row in conn.execute("SELECT record_id FROM outbox WHERE state = 'pending'")}
+
+
+def prune(conn: sqlite3.Connection, older_than_ms: int) -> int:
+    """Retention: forget acked ops answered before ``older_than_ms``."""
+    return conn.execute("DELETE FROM outbox WHERE state = 'acked' AND done_at < ?", (older_than_ms,)).rowcount
+
+
+def rejected(node: Node, limit: int = 100) -> list[sqlite3.Row]:
+    return node.replica.query(
+        "SELECT seq, kind, entity_id, code, reason, done_at FROM outbox WHERE state = 'rejected'"
+        " ORDER BY seq DESC LIMIT ?",
+        (limit,),
+    )
+
+
+def pending_records_of(node: Node, ticket_id: str) -> set[str]:
+    """Ids of the records of one ticket whose ops HQ has not acknowledged yet."""
+    rows = node.replica.query("SELECT record_id FROM outbox WHERE entity_id = ? AND state = 'pending'", (ticket_id,))
+    return {row[0] for row in rows}

@@ -1,0 +1,249 @@
+"""The sync client: pushes the outbox, pulls HQ's change log, long-polls for news.
+
+One asyncio task per node. Transient failures (HQ unreachable, timeouts, 5xx) back off
+exponentially with jitter and retry on their own; a local write cuts any wait short, and an op
+made while a push is in flight goes out in the next push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+
+import httpx
+
+from store_node import apply, outbox
+from store_node.errors import PermanentSyncError, SyncError, TransientSyncError
+from store_node.node import Node
+from sync_protocol.messages import (
+    Hello,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    WaitResponse,
+    error_decoder,
+    hello_decoder,
+    msgpack_encoder,
+    pull_response_decoder,
+    push_response_decoder,
+    wait_response_decoder,
+)
+from sync_protocol.version import MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
+
+log = logging.getLogger("storedesk.sync")
+
+PUSH_BATCH = 1000
+PULL_LIMIT = 2000
+WAIT_S = 25.0
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+UPGRADE_RETRY_S = 300.0
+RETENTION_MS = 7 * 24 * 3600 * 1000
+PRUNE_EVERY_S = 3600.0
+
+
+class SyncClient:
+    def __init__(
+        self, node: Node, hq_url: str, token: str, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.node = node
+        self.http = httpx.AsyncClient(
+            base_url=hq_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {token}",
+                PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+                "Content-Type": MSGPACK_CONTENT_TYPE,
+            },
+            timeout=httpx.Timeout(10.0, read=WAIT_S + 10.0),
+            transport=transport,
+        )
+        self._failures = 0
+        self._push_blocked_until = 0.0
+        self._last_prune = 0.0
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Sync until cancelled."""
+        while True:
+            try:
+                await self.sync_once()
+                self._record_success()
+                await self._wait_for_news()
+            except asyncio.CancelledError:
+                raise
+            except SyncError as exc:
+                self._record_error(exc)
+                await self._sleep_or_local_write(self._backoff(exc))
+            except Exception as exc:  # a bug must not kill syncing for good
+                log.exception("sync failed unexpectedly")
+                self._record_error(SyncError(f"{type(exc).__name__}: {exc}", code="internal"))
+                await self._sleep_or_local_write(self._backoff(None))
+
+    async def sync_once(self) -> None:
+        """One round: identity, push everything pending, pull until up to date."""
+        if not self.node.enrolled:
+            self.node.adopt(await self.hello())
+        self.node.local_write.clear()
+        push_error: SyncError | None = None
+        try:
+            await self.push_all()
+        except SyncError as exc:
+            push_error = exc  # pull anyway: HQ may serve its news while refusing our ops
+        await self.pull_all()
+        self._maybe_prune()
+        if push_error is not None:
+            raise push_error
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        try:
+            response = await self.http.request(method, path, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as exc:
+            raise TransientSyncError(f"HQ unreachable: {type(exc).__name__}: {exc}", code="unreachable") from exc
+        if response.status_code == 200:
+            return response
+        code, message = "http_error", response.text[:200]
+        try:
+            detail = error_decoder.decode(response.content).error
+            code, message = detail.code, detail.message
+        except Exception:  # not our envelope (a proxy's error page)
+            pass
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientSyncError(f"HQ answered {response.status_code}: {message}", code=code)
+        if response.status_code == 409:
+            return response
+        raise PermanentSyncError(f"HQ refused ({response.status_code}): {message}", code=code)
+
+    async def hello(self) -> Hello:
+        response = await self._request("GET", "/sync/v1/hello")
+        return hello_decoder.decode(response.content)
+
+    async def push_all(self) -> int:
+        """Push pending ops in seq order until none are left. Returns how many were answered."""
+        if time.monotonic() < self._push_blocked_until:
+            return 0
+        answered = 0
+        while True:
+            ops = outbox.pending_ops(self.node, PUSH_BATCH)
+            if not ops:
+                return answered
+            body = msgpack_encoder.encode(PushRequest(protocol=PROTOCOL_VERSION, node_id=ops[0].node_id, ops=ops))
+            response = await self._request("POST", "/sync/v1/push", content=body)
+            if response.status_code == 409:
+                self._handle_gap(response)
+                continue
+            reply = push_response_decoder.decode(response.content)
+            if not self._record_push(reply):
+                self._push_blocked_until = time.monotonic() + UPGRADE_RETRY_S
+                raise PermanentSyncError("总部版本过旧，部分操作需等待总部升级后再同步", code="upgrade_required")
+            answered += len(reply.results)
+
+    def _record_push(self, reply: PushResponse) -> bool:
+        node = self.node
+        node.observe(reply.server_hlc)
+        with node.replica.tx() as conn:
+            complete = outbox.record_results(conn, reply.results, node.wall_ms())
+            node.replica.set(acked_seq=max(node.replica.get_int("acked_seq"), reply.high_water))
+            apply.apply_changes(node, conn, reply.entities)
+            node.persist_clock()
+        return complete
+
+    def _handle_gap(self, response: httpx.Response) -> None:
+        detail = error_decoder.decode(response.content).error
+        expected = detail.expected_seq or 0
+        with self.node.replica.tx() as conn:
+            if expected and outbox.oldest_retained_seq(conn) <= expected:
+                resent = outbox.rewind(conn, expected - 1)
+                self.node.replica.set(acked_seq=expected - 1)
+                log.warning("HQ expects seq %s: re-sending %s ops it lost", expected, resent)
+                return
+        raise PermanentSyncError(f"HQ expects op {expected}, which this node no longer holds", code="seq_gap")
+
+    async def pull_all(self) -> int:
+        """Pull until HQ has nothing more in scope. Returns the number of changes applied."""
+        applied = 0
+        while True:
+            cursor = self.node.replica.get("cursor", "0")
+            response = await self._request("GET", "/sync/v1/pull", params={"cursor": cursor, "limit": PULL_LIMIT})
+            page = pull_response_decoder.decode(response.content)
+            self._apply_page(page)
+            applied += len(page.changes)
+            if not page.has_more:
+                return applied
+
+    def _apply_page(self, page: PullResponse) -> None:
+        node = self.node
+        node.observe(page.server_hlc)
+        with node.replica.tx() as conn:
+            acked = node.replica.get_int("acked_seq")
+            if page.node_high_water < acked:
+                resent = outbox.rewind(conn, page.node_high_water)
+                node.replica.set(acked_seq=page.node_high_water)
+                log.warning("HQ lost our ops above %s: re-sending %s", page.node_high_water, resent)
+                node.notify_local_write()
+            if page.reset and not node.replica.get_int("resetting"):
+                log.warning("HQ cannot continue from our cursor: re-pulling our scope")
+                apply.begin_reset(node)
+            apply.apply_changes(node, conn, page.changes)
+            if not page.has_more and node.replica.get_int("resetting"):
+                apply.finish_reset(node, conn)
+            node.replica.set(cursor=page.cursor)
+            node.persist_clock()
+
+    async def _wait_for_news(self) -> None:
+        """Long-poll HQ; return early on a local write."""
+        if self.node.local_write.is_set() or (outbox.count(self.node) and time.monotonic() >= self._push_blocked_until):
+            return
+        cursor = self.node.replica.get("cursor", "0")
+        waiter = asyncio.ensure_future(
+            self._request("GET", "/sync/v1/wait", params={"cursor": cursor, "timeout": WAIT_S})
+        )
+        local = asyncio.ensure_future(self.node.local_write.wait())
+        try:
+            done, _ = await asyncio.wait({waiter, local}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, local):
+                if not task.done():
+                    task.cancel()
+        if waiter in done:
+            reply: WaitResponse = wait_response_decoder.decode(waiter.result().content)
+            self.node.observe(reply.server_hlc)
+
+    async def _sleep_or_local_write(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.node.local_write.wait(), timeout=seconds)
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+
+    def _backoff(self, exc: SyncError | None) -> float:
+        self._failures += 1
+        base = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2.0 ** min(self._failures - 1, 30))
+        if isinstance(exc, PermanentSyncError):
+            base = BACKOFF_MAX_S
+        return base / 2 + random.uniform(0, base / 2)
+
+    def _record_success(self) -> None:
+        self._failures = 0
+        self.node.replica.set(online=1, last_success_at=self.node.wall_ms())
+
+    def _record_error(self, exc: SyncError) -> None:
+        online = 0 if isinstance(exc, TransientSyncError) else 1
+        log.info("sync error: %s", exc.message)
+        self.node.replica.set(
+            online=online, last_error=exc.message, last_error_code=exc.code, last_error_at=self.node.wall_ms()
+        )
+
+    def _maybe_prune(self) -> None:
+        if time.monotonic() - self._last_prune < PRUNE_EVERY_S:
+            return
+        self._last_prune = time.monotonic()
+        with self.node.replica.tx() as conn:
+            outbox.prune(conn, self.node.wall_ms() - RETENTION_MS)

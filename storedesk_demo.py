@@ -1,0 +1,260 @@
+"""``storedesk demo``: HQ on embedded SQLite plus three store nodes of a demo clothing chain.
+
+Each runs as its own process on its own port, exactly as in production. The first run enrolls
+the stores and fills the chain with tickets in different states; later runs reuse the folder.
+Ctrl-C stops everything cleanly (stores first, so their outboxes are flushed to disk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+STORES: list[dict[str, str]] = [
+    {"code": "SH001", "name": "上海南京东路店", "region": "east"},
+    {"code": "HZ001", "name": "杭州湖滨银泰店", "region": "east"},
+    {"code": "BJ001", "name": "北京三里屯店", "region": "north"},
+]
+
+#: (type, title, description) of tickets clerks file.
+TICKETS: list[tuple[str, str, str]] = [
+    ("quality", "牛仔裤拉链频繁损坏", "款号 JN-2041，本周第三次有顾客反馈拉链卡住，附图"),
+    ("quality", "针织衫起球严重", "KN-1180 灰色 M 码，顾客穿两次即起球"),
+    ("equipment", "收银机打印机卡纸", "2 号收银台小票打印机每天卡纸数次"),
+    ("equipment", "试衣间灯不亮", "3 号试衣间顶灯不亮，已报物业"),
+    ("display", "新品陈列道具不足", "春季新品上市，缺少模特道具 2 个"),
+    ("display", "橱窗海报需要更换", "活动已结束，橱窗海报仍为旧活动"),
+    ("complaint", "顾客投诉店员态度", "顾客称周六下午试衣时店员态度冷淡"),
+    ("complaint", "会员积分未到账", "会员 138****2201 消费后积分未到账"),
+    ("after_sales", "线上订单到店退货", "顾客持天猫订单要求到店退货，尺码不合适"),
+    ("stock", "爆款连衣裙断码", "DR-3302 白色 S 码断货，需调货"),
+    ("other", "门店网络不稳定", "下午经常断网，收银改用离线模式"),
+]
+
+DEPARTMENT_OF_TYPE = {
+    "quality": "qc",
+    "equipment": "it",
+    "display": "operations",
+    "complaint": "cs",
+    "after_sales": "claims",
+    "stock": "warehouse",
+    "other": "cs",
+}
+AGENTS = {
+    "qc": "质检-王敏",
+    "it": "IT-陈涛",
+    "operations": "运营-刘洋",
+    "cs": "客服-赵丽",
+    "claims": "售后-孙杰",
+    "warehouse": "仓储-周强",
+}
+
+
+def _storedesk(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "storedesk_cli", *args], capture_output=True, text=True, check=False)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"demo: a process exited early (code {proc.returncode}); see the logs in the data folder")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"demo: {url} did not come up within {timeout:.0f} s")
+
+
+def _enroll(data: Path, db: str) -> dict[str, Any]:
+    state_file = data / "demo.json"
+    if state_file.exists():
+        state: dict[str, Any] = json.loads(state_file.read_text())
+        return state
+    init = _storedesk("hq", "init-db", "--db", db)
+    if init.returncode != 0:
+        raise SystemExit(f"demo: could not create the HQ database:\n{init.stderr}")
+    tokens = {}
+    for store in STORES:
+        done = _storedesk(
+            "hq",
+            "enroll-store",
+            store["code"],
+            "--db",
+            db,
+            "--name",
+            store["name"],
+            "--region",
+            store["region"],
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"demo: could not enroll {store['code']}:\n{done.stderr}")
+        tokens[store["code"]] = done.stdout.strip().splitlines()[-1]
+    state = {"admin_token": secrets.token_urlsafe(24), "tokens": tokens, "seeded": False}
+    state_file.write_text(json.dumps(state, indent=2))
+    return state
+
+
+def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str]) -> None:
+    """A few dozen tickets in different states, with comments from both sides."""
+    hq = httpx.Client(base_url=hq_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
+    made: list[dict[str, Any]] = []
+    for index, (code, url) in enumerate(store_urls.items()):
+        with httpx.Client(base_url=url, timeout=10) as store:
+            for offset, (type_, title, description) in enumerate(TICKETS):
+                if (offset + index) % 4 == 3:
+                    continue
+                response = store.post(
+                    "/api/v1/tickets", json={"type": type_, "title": title, "description": description}
+                )
+                response.raise_for_status()
+                made.append({**response.json(), "store_code": code, "store_url": url})
+    # Wait for HQ to have them all.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(hq.get(f"/api/v1/tickets/{t['id']}").status_code == 200 for t in made):
+            break
+        time.sleep(0.3)
+    for n, ticket in enumerate(made):
+        department = DEPARTMENT_OF_TYPE[ticket["type"]]
+        stage = n % 6
+        if stage == 0:
+            continue  # still awaiting routing
+        changes: dict[str, Any] = {
+            "department": department,
+            "assignee": AGENTS[department],
+            "status": "assigned",
+        }
+        if ticket["type"] == "complaint":
+            changes["priority"] = "high"
+        hq.patch(f"/api/v1/tickets/{ticket['id']}", json=changes).raise_for_status()
+        if stage >= 2:
+            hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "in_progress"}).raise_for_status()
+            hq.post(
+                f"/api/v1/tickets/{ticket['id']}/comments", json={"body": "已收到，正在与供应商沟通"}
+            ).raise_for_status()
+        if stage == 3:
+            hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "waiting_store"}).raise_for_status()
+            with httpx.Client(base_url=ticket["store_url"], timeout=10) as store:
+                store.post(f"/api/v1/tickets/{ticket['id']}/comments", json={"body": "已补拍照片，请查收"})
+        if stage >= 4:
+            hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "resolved"}).raise_for_status()
+        if stage == 5:
+            hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}).raise_for_status()
+    hq.close()
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.CTRL_C_EVENT if os.name == "nt" else signal.SIGTERM)  # type: ignore[attr-defined]
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
+    data = Path(args.data).resolve()
+    if args.fresh and data.exists():
+        shutil.rmtree(data)
+    data.mkdir(parents=True, exist_ok=True)
+    db = str(data / "hq.db")
+    state = _enroll(data, db)
+    host = args.host
+    hq_url = f"http://{host}:{args.hq_port}"
+    procs: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ, "STOREDESK_ADMIN_TOKEN": state["admin_token"]}
+    try:
+        with (data / "hq.log").open("ab") as log:
+            hq = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "storedesk_cli",
+                    "hq",
+                    "serve",
+                    "--db",
+                    db,
+                    "--host",
+                    host,
+                    "--port",
+                    str(args.hq_port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        procs.append(hq)
+        _wait_healthy(hq_url, hq)
+        store_urls: dict[str, str] = {}
+        for n, store in enumerate(STORES, start=1):
+            port = args.hq_port + n
+            url = f"http://{host}:{port}"
+            with (data / f"store-{store['code']}.log").open("ab") as log:
+                proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "storedesk_cli",
+                        "store",
+                        "serve",
+                        "--hq",
+                        hq_url,
+                        "--token",
+                        state["tokens"][store["code"]],
+                        "--data",
+                        str(data / store["code"]),
+                        "--host",
+                        host,
+                        "--port",
+                        str(port),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            procs.append(proc)
+            store_urls[store["code"]] = url
+        for proc, url in zip(procs[1:], store_urls.values(), strict=True):
+            _wait_healthy(url, proc)
+        if not state.get("seeded"):
+            print("demo: filling the chain with tickets ...", flush=True)
+            _seed(hq_url, state["admin_token"], store_urls)
+            state["seeded"] = True
+            (data / "demo.json").write_text(json.dumps(state, indent=2))
+
+        print("\nStoreDesk demo is running:\n")
+        print(f"  HQ API        {hq_url}/api/v1/tickets   (Authorization: Bearer {state['admin_token']})")
+        print(f"  HQ OpenAPI    {hq_url}/openapi.json")
+        for store in STORES:
+            print(f"  {store['code']} {store['name']:<10} {store_urls[store['code']]}/")
+        print(f"\n  data and logs: {data}\n  Ctrl-C stops everything.\n", flush=True)
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+        print("demo: a process stopped unexpectedly; see the logs. Stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ndemo: stopping ...", flush=True)
+        return 0
+    finally:
+        _stop(procs[1:])
+        _stop(procs[:1])

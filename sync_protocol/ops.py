@@ -1,0 +1,135 @@
+"""Operations: the op envelope and one payload Struct per op kind.
+
+A store records every local change as an op in its outbox, in the same SQLite transaction as the
+change. The envelope travels with its payload as raw msgpack (``msgspec.Raw``) so that HQ can
+decode the envelope of an op whose kind it does not know and answer ``upgrade_required`` for that
+op alone. Payloads form one tagged union; the tag is the op kind.
+
+Schema evolution follows msgspec's rules: new fields get defaults, nothing is retyped or
+reordered, and a new kind is a new Struct in :data:`Payload`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any, Union
+
+import msgspec
+
+from sync_protocol.errors import UnknownOpKind
+
+
+class TicketCreate(msgspec.Struct, tag_field="kind", tag="ticket.create", kw_only=True):
+    """A ticket made at a store. ``ticket_id`` is a client-generated UUID; HQ upserts on it."""
+
+    ticket_id: str
+    number: str
+    type: str
+    title: str
+    description: str = ""
+    category: str = ""
+    product_code: str = ""
+    customer_phone: str = ""
+    customer_name: str = ""
+    created_at: int
+    #: The node's ticket counter used for ``number`` (lets a re-created replica resume it).
+    counter: int = 0
+    extra: dict[str, Any] = {}
+
+
+class TicketSet(msgspec.Struct, tag_field="kind", tag="ticket.set", kw_only=True):
+    """Changed clerk-editable fields only; merged per field by HLC."""
+
+    ticket_id: str
+    changes: dict[str, Any]
+
+
+class TicketComment(msgspec.Struct, tag_field="kind", tag="ticket.comment", kw_only=True):
+    """An appended comment. ``comment_id`` is a client-generated UUID."""
+
+    ticket_id: str
+    comment_id: str
+    body: str
+    author: str = ""
+    created_at: int
+
+
+class TicketStatus(msgspec.Struct, tag_field="kind", tag="ticket.status", kw_only=True):
+    """A status change event. ``event_id`` is a client-generated UUID."""
+
+    ticket_id: str
+    event_id: str
+    status: str
+    note: str = ""
+    actor: str = ""
+    at: int
+
+
+Payload = Union[TicketCreate, TicketSet, TicketComment, TicketStatus]
+
+#: Every op kind this version knows.
+KINDS: frozenset[str] = frozenset({"ticket.create", "ticket.set", "ticket.comment", "ticket.status"})
+
+
+def kind_of(payload: Payload) -> str:
+    """The op kind of a payload (its tag)."""
+    tag = type(payload).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
+
+
+class Op(msgspec.Struct, kw_only=True):
+    """The op envelope.
+
+    ``seq`` is gapless per node, from 1. ``hlc`` is the encoded HLC of the change.
+    ``entity_id`` is the id of the record the op is about (the ticket id for ticket ops).
+    """
+
+    op_id: str
+    node_id: str
+    store_id: str
+    seq: int
+    hlc: str
+    kind: str
+    entity_id: str
+    payload: msgspec.Raw
+
+
+_payload_encoder = msgspec.msgpack.Encoder()
+_payload_decoder = msgspec.msgpack.Decoder(Payload)
+
+
+def encode_payload(payload: Payload) -> bytes:
+    """msgpack bytes of a payload (tag included)."""
+    return _payload_encoder.encode(payload)
+
+
+def decode_payload(kind: str, raw: bytes | msgspec.Raw) -> Payload:
+    """Decode an op payload.
+
+    Raises :class:`UnknownOpKind` when ``kind`` is not in :data:`KINDS`, and
+    ``msgspec.ValidationError``/``msgspec.DecodeError`` when the bytes do not match it.
+    """
+    if kind not in KINDS:
+        raise UnknownOpKind(kind)
+    payload: Payload = _payload_decoder.decode(raw)
+    if kind_of(payload) != kind:
+        raise msgspec.ValidationError(f"payload kind {kind_of(payload)!r} does not match op kind {kind!r}")
+    return payload
+
+
+def new_id() -> str:
+    """A time-ordered UUID (version 7) as text, for op ids and client-made records."""
+    return str(uuid7())
+
+
+def uuid7() -> uuid.UUID:
+    """RFC 9562 UUIDv7: 48-bit Unix ms timestamp, version 7, variant, 74 random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    rand_a = rand >> 68  # 12 bits
+    rand_b = rand & ((1 << 62) - 1)  # 62 bits
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+    return uuid.UUID(int=value)

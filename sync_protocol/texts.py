@@ -1,0 +1,145 @@
+"""People-facing texts of protocol outcomes, in Simplified Chinese (default) and English.
+
+Machine codes are stable; texts may change. ``text(code, lang, **params)`` renders one; an unknown
+code falls back to the code itself so nothing is ever shown blank.
+"""
+
+from __future__ import annotations
+
+DEFAULT_LANG = "zh"
+LANGS = ("zh", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "required": {"zh": "{field}为必填项", "en": "{field} is required"},
+    "too_long": {"zh": "{field}过长", "en": "{field} is too long"},
+    "invalid_type": {"zh": "{field}格式不正确", "en": "{field} has the wrong type"},
+    "invalid_choice": {"zh": "{field}的取值无效", "en": "{field} has an invalid value"},
+    "unknown_field": {"zh": "未知字段 {field}", "en": "unknown field {field}"},
+    "hq_only_field": {"zh": "{field}只能由总部修改", "en": "{field} can only be changed by HQ"},
+    "invalid_transition": {
+        "zh": "工单状态不能从「{from_label}」改为「{to_label}」",
+        "en": "the ticket cannot go from '{from_label}' to '{to_label}'",
+    },
+    "unknown_ticket": {"zh": "总部找不到该工单", "en": "HQ does not know this ticket"},
+    "unknown_ticket_type": {"zh": "未知的工单类型 {value}", "en": "unknown ticket type {value}"},
+    "upgrade_required": {
+        "zh": "总部版本过旧，暂不支持此操作（{kind}），升级后自动重试",
+        "en": "HQ is too old for this operation ({kind}); it will be retried after the upgrade",
+    },
+    "malformed_op": {"zh": "操作数据无法解析：{detail}", "en": "the operation could not be read: {detail}"},
+    "wrong_store": {"zh": "该操作不属于本门店", "en": "the operation belongs to another store"},
+    "clock_clamped": {
+        "zh": "门店电脑时间超前，已按总部时间记录",
+        "en": "the store PC's clock is ahead; HQ recorded its own time",
+    },
+    "superseded": {
+        "zh": "已被更新的修改覆盖：{fields}",
+        "en": "overtaken by a later change: {fields}",
+    },
+    "duplicate": {"zh": "重复提交，已忽略", "en": "already received; ignored"},
+    # HTTP errors of HQ's sync endpoints and staff API.
+    "unauthorized": {"zh": "缺少或无效的访问令牌", "en": "missing or invalid access token"},
+    "wrong_node": {"zh": "该操作不属于本节点", "en": "the operation belongs to another node"},
+    "not_found": {"zh": "找不到请求的资源", "en": "not found"},
+    "ticket_not_found": {"zh": "找不到工单 {value}", "en": "no ticket {value}"},
+    "unknown_store": {"zh": "未知的门店 {value}", "en": "unknown store {value}"},
+    "unknown_department": {"zh": "未知的部门 {value}", "en": "unknown department {value}"},
+    "method_not_allowed": {"zh": "不支持该请求方法", "en": "method not allowed"},
+    "malformed_body": {
+        "zh": "请求内容无法解析：{detail}",
+        "en": "the request body could not be read: {detail}",
+    },
+    "invalid_json": {"zh": "请求内容不是有效的 JSON 对象", "en": "the request body is not a JSON object"},
+    "invalid_param": {"zh": "参数 {field} 的值无效", "en": "parameter {field} has an invalid value"},
+    "invalid_time": {
+        "zh": "{field}应为 ISO 8601 时间（如 2025-01-31T18:00:00+08:00）或空",
+        "en": "{field} must be an ISO 8601 time (such as 2025-01-31T18:00:00+08:00) or null",
+    },
+    "invalid_cursor": {"zh": "同步游标格式不正确", "en": "the sync cursor is malformed"},
+    "too_many_ops": {
+        "zh": "一次最多提交 {limit} 个操作（本次 {count} 个）",
+        "en": "at most {limit} operations per push ({count} sent)",
+    },
+    "body_too_large": {
+        "zh": "请求内容过大（上限 {limit} 字节）",
+        "en": "the request body is too large (limit {limit} bytes)",
+    },
+    "seq_gap": {
+        "zh": "操作序号不连续：总部需要从第 {expected_seq} 号开始，本批未处理",
+        "en": "operations are out of sequence: HQ expects seq {expected_seq}; nothing was applied",
+    },
+    "seq_order": {
+        "zh": "一批操作的序号必须递增且大于 0",
+        "en": "the operations of a push must have increasing seqs above 0",
+    },
+    "unsupported_protocol": {
+        "zh": "不支持的同步协议版本 {value}（总部支持 {supported}），请升级门店软件",
+        "en": "unsupported sync protocol {value} (HQ supports {supported}); upgrade the store software",
+    },
+    "internal_error": {
+        "zh": "总部服务器内部错误，请稍后重试",
+        "en": "HQ had an internal error; try again later",
+    },
+    "service_unavailable": {
+        "zh": "总部数据库暂时不可用，请稍后重试",
+        "en": "HQ's database is unavailable; try again later",
+    },
+    # Operator errors of the ``storedesk hq`` command.
+    "invalid_db_url": {"zh": "数据库地址无效：{value}", "en": "invalid database address: {value}"},
+    "db_unreachable": {"zh": "无法打开数据库：{detail}", "en": "cannot open the database: {detail}"},
+    "admin_token_required": {
+        "zh": "必须提供管理员令牌（--admin-token 或环境变量 STOREDESK_ADMIN_TOKEN）",
+        "en": "an admin token is required (--admin-token or STOREDESK_ADMIN_TOKEN)",
+    },
+    "invalid_code": {
+        "zh": "{field}只能包含字母、数字、- 和 _，最长 {limit} 个字符",
+        "en": "{field} may hold only letters, digits, - and _, at most {limit} characters",
+    },
+}
+
+#: People-facing names of fields, for the ``{field}`` of the texts above: field -> (zh, en).
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "type": ("工单类型", "type"),
+    "title": ("标题", "title"),
+    "description": ("描述", "description"),
+    "category": ("分类", "category"),
+    "product_code": ("商品编码", "product code"),
+    "customer_phone": ("顾客电话", "customer phone"),
+    "customer_name": ("顾客姓名", "customer name"),
+    "status": ("状态", "status"),
+    "department": ("部门", "department"),
+    "assignee": ("处理人", "assignee"),
+    "priority": ("优先级", "priority"),
+    "first_response_due": ("首次响应期限", "first response due"),
+    "resolution_due": ("解决期限", "resolution due"),
+    "number": ("工单号", "number"),
+    "body": ("内容", "body"),
+    "note": ("备注", "note"),
+    "actor": ("操作人", "actor"),
+    "author": ("作者", "author"),
+    "store": ("门店", "store"),
+    "changes": ("修改内容", "changes"),
+    "code": ("编码", "code"),
+    "name": ("名称", "name"),
+    "region": ("区域", "region"),
+}
+
+
+def field_label(field: str, lang: str = DEFAULT_LANG) -> str:
+    """The people-facing name of ``field`` in ``lang``; unknown fields keep their name."""
+    labels = FIELD_LABELS.get(field)
+    if labels is None:
+        return field
+    return labels[1] if lang == "en" else labels[0]
+
+
+def text(code: str, lang: str = DEFAULT_LANG, **params: object) -> str:
+    """Render the text for ``code`` in ``lang`` (``zh`` or ``en``)."""
+    entry = TEXTS.get(code)
+    if entry is None:
+        return code
+    template = entry.get(lang) or entry[DEFAULT_LANG]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template

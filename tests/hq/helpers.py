@@ -1,0 +1,181 @@
+"""Test helpers: an in-process HQ and store nodes that speak the sync protocol to it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import msgspec
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from hq_server.app import context
+from hq_server.context import HqContext
+from hq_server.enrollment import Enrollment, enroll_store
+from sync_protocol.entities import decode_entity
+from sync_protocol.hlc import HybridClock, system_wall_ms
+from sync_protocol.messages import (
+    Change,
+    Hello,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    hello_decoder,
+    msgpack_encoder,
+    pull_response_decoder,
+    push_response_decoder,
+)
+from sync_protocol.ops import (
+    Op,
+    Payload,
+    TicketComment,
+    TicketCreate,
+    TicketSet,
+    TicketStatus,
+    encode_payload,
+    kind_of,
+    new_id,
+)
+
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+DAY_MS = 24 * 3600 * 1000
+YEAR_MS = 365 * DAY_MS
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class WireNode:
+    """A store node: its own clock and seq counter, talking msgpack to HQ through a TestClient."""
+
+    def __init__(self, client: TestClient, enrollment: Enrollment, wall_ms: Callable[[], int] | None = None) -> None:
+        self.client = client
+        self.enrollment = enrollment
+        self.node_id = enrollment.node_id
+        self.store_id = enrollment.store_id
+        self.clock = HybridClock(enrollment.node_id, wall_ms=wall_ms or system_wall_ms)
+        self.seq = 0
+        self.counter = 0
+        self.headers = {
+            "Authorization": f"Bearer {enrollment.token}",
+            "X-StoreDesk-Protocol": "1",
+            "Content-Type": "application/msgpack",
+        }
+
+    def op(
+        self,
+        payload: Payload,
+        *,
+        seq: int | None = None,
+        store_id: str | None = None,
+        hlc: str | None = None,
+        kind: str | None = None,
+    ) -> Op:
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        return Op(
+            op_id=new_id(),
+            node_id=self.node_id,
+            store_id=store_id or self.store_id,
+            seq=seq,
+            hlc=hlc or self.clock.now().encode(),
+            kind=kind or kind_of(payload),
+            entity_id=payload.ticket_id,
+            payload=msgspec.Raw(encode_payload(payload)),
+        )
+
+    def create(self, title: str = "货架松动", **fields: Any) -> TicketCreate:
+        self.counter += 1
+        values: dict[str, Any] = {"type": "display", "created_at": now_ms(), **fields}
+        return TicketCreate(
+            ticket_id=new_id(),
+            number=f"{self.enrollment.store_code}-{self.counter:06d}",
+            title=title,
+            counter=self.counter,
+            **values,
+        )
+
+    @staticmethod
+    def set(ticket_id: str, **changes: Any) -> TicketSet:
+        return TicketSet(ticket_id=ticket_id, changes=changes)
+
+    @staticmethod
+    def comment(ticket_id: str, body: str = "补充说明") -> TicketComment:
+        return TicketComment(ticket_id=ticket_id, comment_id=new_id(), body=body, created_at=now_ms())
+
+    @staticmethod
+    def status(ticket_id: str, status: str, note: str = "") -> TicketStatus:
+        return TicketStatus(ticket_id=ticket_id, event_id=new_id(), status=status, note=note, at=now_ms())
+
+    def body(self, ops: list[Op]) -> bytes:
+        return msgpack_encoder.encode(PushRequest(protocol=1, node_id=self.node_id, ops=ops))
+
+    def push_raw(self, content: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.client.post("/sync/v1/push", content=content, headers={**self.headers, **(headers or {})})
+
+    def push(self, ops: list[Op]) -> PushResponse:
+        response = self.push_raw(self.body(ops))
+        assert response.status_code == 200, response.text
+        return push_response_decoder.decode(response.content)
+
+    def hello(self) -> Hello:
+        response = self.client.get("/sync/v1/hello", headers=self.headers)
+        assert response.status_code == 200, response.text
+        return hello_decoder.decode(response.content)
+
+    def pull(self, cursor: str = "0", limit: int = 1000) -> PullResponse:
+        response = self.client.get("/sync/v1/pull", params={"cursor": cursor, "limit": limit}, headers=self.headers)
+        assert response.status_code == 200, response.text
+        return pull_response_decoder.decode(response.content)
+
+    def pull_all(self, cursor: str = "0", limit: int = 1000) -> tuple[list[Change], str]:
+        """Every change after ``cursor``, page by page; and the final cursor."""
+        changes: list[Change] = []
+        while True:
+            page = self.pull(cursor, limit)
+            changes += page.changes
+            cursor = page.cursor
+            if not page.has_more:
+                return changes, cursor
+
+
+def tickets_in(changes: list[Change]) -> dict[str, Any]:
+    """The latest ticket snapshot per id among pulled changes."""
+    found: dict[str, Any] = {}
+    for change in changes:
+        if change.entity == "ticket":
+            found[change.entity_id] = decode_entity("ticket", change.data)
+    return found
+
+
+class Hq:
+    """An in-process HQ: the app, a TestClient on it, and helpers."""
+
+    def __init__(self, app: Starlette, client: TestClient) -> None:
+        self.app = app
+        self.client = client
+
+    @property
+    def ctx(self) -> HqContext:
+        return context(self.app)
+
+    def enroll(
+        self, code: str = "SH001", *, region: str | None = "east", wall_ms: Callable[[], int] | None = None
+    ) -> WireNode:
+        enrollment = enroll_store(self.ctx.db, self.ctx.clock, code, name=f"{code} 门店", region=region)
+        return WireNode(self.client, enrollment, wall_ms)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**ADMIN, **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def ticket(self, key: str) -> dict[str, Any]:
+        response = self.api("GET", f"/api/v1/tickets/{key}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
