@@ -46,7 +46,7 @@ class Entry(NamedTuple):
 
 def lock(conn: Connection) -> None:
     """Take the change-log lock for the rest of the transaction. Call first in the transaction."""
-    if conn.dialect.name == "postgresqlX":
+    if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     conn.info[_LOCKED] = True
 

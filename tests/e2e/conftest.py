@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.procs import Hq, Store
+from tests.e2e.procs import Hq, Store, wait_until
 from tests.e2e.proxy import FaultyProxy
 
 StoreFactory = Callable[..., Store]
@@ -33,12 +33,16 @@ def make_store(tmp_path: Path, hq: Hq) -> Iterator[StoreFactory]:
         token: str | None = None,
         env: dict[str, str] | None = None,
         start: bool = True,
+        wait_enrolled: bool = True,
     ) -> Store:
         token = token or hq.enroll(code, name=f"{code} 门店", region="east")
         store = Store(code, hq_url or hq.url, token, tmp_path / code, tmp_path, env)
+        started.append(store)
         if start:
             store.start()
-        started.append(store)
+            if wait_enrolled:
+                # A new PC learns its identity (node, store code) from its first hello with HQ.
+                wait_until(lambda: store.sync_status()["enrolled"], timeout=15)
         return store
 
     yield factory

@@ -52,22 +52,25 @@ def test_second_writer_waits_for_the_first_so_a_reader_never_passes_an_open_tran
         _, cursor = read_all(db, clock, node, "0")
 
         first = db.engine.connect()  # writer 1: takes the lock and a position, commits late
-        tx = first.begin()
-        changelog.lock(first)
-        changelog.append(first, clock, [changelog.Entry("test", "first", store_id, None, b"\xc0")])
         second = threading.Thread(target=append_one, args=(db, clock, store_id))
-        second.start()  # writer 2 on its own connection: must wait for writer 1
-        time.sleep(0.3)
-        assert second.is_alive()
+        try:
+            tx = first.begin()
+            changelog.lock(first)
+            changelog.append(first, clock, [changelog.Entry("test", "first", store_id, None, b"\xc0")])
+            second.start()  # writer 2 on its own connection: must wait for writer 1
+            time.sleep(0.3)
+            assert second.is_alive()
 
-        seen, cursor_during = read_all(db, clock, node, cursor)
-        assert seen == []
-        assert cursor_during == cursor  # the reader did not move past the uncommitted position
+            seen, cursor_during = read_all(db, clock, node, cursor)
+            assert seen == []
+            assert cursor_during == cursor  # the reader did not move past the uncommitted position
 
-        tx.commit()
-        changelog.unlock(first)
-        first.close()
-        second.join(timeout=10)
+            tx.commit()
+        finally:
+            changelog.unlock(first)
+            first.close()  # rolls back whatever is still open, so a failure cannot hang the run
+            if second.ident is not None:
+                second.join(timeout=10)
         assert not second.is_alive()
         seen, _ = read_all(db, clock, node, cursor_during)
         assert len(seen) == 2 and seen == sorted(seen)
