@@ -42,6 +42,19 @@ TICKETS: list[tuple[str, str, str]] = [
     ("other", "门店网络不稳定", "下午经常断网，收银改用离线模式"),
 ]
 
+#: (code prefix, category, Chinese name, English name, price in yuan, colours, sizes) of the catalogue.
+PRODUCT_LINES: list[tuple[str, str, str, str, int, list[str], list[str]]] = [
+    ("JN", "jeans", "修身牛仔裤", "Slim jeans", 299, ["浅蓝", "深蓝", "黑"], ["26", "27", "28", "29", "30", "31"]),
+    ("TS", "tshirt", "纯棉圆领T恤", "Cotton crew T-shirt", 79, ["白", "黑", "灰"], ["S", "M", "L", "XL"]),
+    ("KN", "knitwear", "羊毛混纺针织衫", "Wool-blend sweater", 399, ["燕麦", "藏青"], ["S", "M", "L", "XL"]),
+    ("DR", "dress", "碎花连衣裙", "Floral dress", 459, ["白", "蓝"], ["XS", "S", "M", "L"]),
+    ("CT", "coat", "双面呢大衣", "Double-faced wool coat", 1299, ["驼色", "黑"], ["S", "M", "L"]),
+    ("SK", "skirt", "百褶半身裙", "Pleated skirt", 259, ["黑", "卡其"], ["S", "M", "L"]),
+    ("SH", "shirt", "牛津纺衬衫", "Oxford shirt", 199, ["白", "浅蓝"], ["S", "M", "L", "XL"]),
+]
+#: Styles per product line (each style is one product with every colour and size).
+STYLES_PER_LINE = 6
+
 DEPARTMENT_OF_TYPE = {
     "quality": "qc",
     "equipment": "it",
@@ -103,9 +116,32 @@ def _enroll(data: Path, db: str) -> dict[str, Any]:
         if done.returncode != 0:
             raise SystemExit(f"demo: could not enroll {store['code']}:\n{done.stderr}")
         tokens[store["code"]] = done.stdout.strip().splitlines()[-1]
+    _import_catalogue(data, db)
     state = {"admin_token": secrets.token_urlsafe(24), "tokens": tokens, "seeded": False}
     state_file.write_text(json.dumps(state, indent=2))
     return state
+
+
+def _catalogue_csv() -> str:
+    """The demo chain's catalogue: 42 products, a few hundred SKUs by colour and size."""
+    rows = ["product_code,name_zh,name_en,category,price,colour,size"]
+    for prefix, category, name_zh, name_en, price, colours, sizes in PRODUCT_LINES:
+        for style in range(1, STYLES_PER_LINE + 1):
+            code = f"{prefix}-{2040 + style}"
+            for colour in colours:
+                for size in sizes:
+                    rows.append(
+                        f"{code},{name_zh} {style}号款,{name_en} #{style},{category},{price + 10 * style},{colour},{size}"
+                    )
+    return "\n".join(rows) + "\n"
+
+
+def _import_catalogue(data: Path, db: str) -> None:
+    path = data / "products.csv"
+    path.write_text(_catalogue_csv(), encoding="utf-8")
+    done = _storedesk("hq", "import-products", str(path), "--db", db)
+    if done.returncode != 0:
+        raise SystemExit(f"demo: could not import the catalogue:\n{done.stderr}")
 
 
 def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str]) -> None:

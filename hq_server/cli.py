@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import uvicorn
 
@@ -32,7 +33,7 @@ GRACEFUL_SHUTDOWN_S = 5
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``hq`` and its subcommands to the ``storedesk`` parser."""
     hq = sub.add_parser("hq", help="HQ: serve, enroll stores, initialise the database")
-    actions = hq.add_subparsers(dest="action", required=True, metavar="{serve,enroll-store,init-db}")
+    actions = hq.add_subparsers(dest="action", required=True, metavar="{serve,enroll-store,init-db,import-products}")
     db_help = f"SQLite file path or SQLAlchemy URL (postgresql+psycopg://...); env {DB_ENV}; default {DEFAULT_DB}"
 
     serve = actions.add_parser("serve", help="run the HQ server (sync endpoints and staff API)")
@@ -56,6 +57,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = actions.add_parser("init-db", help="create or migrate the HQ database")
     init.add_argument("--db", help=db_help)
     init.set_defaults(func=_run(_init_db))
+
+    products = actions.add_parser(
+        "import-products", help="create or update products and their SKUs from a CSV file (UTF-8)"
+    )
+    products.add_argument("file", help="CSV with product_code,name_zh,colour,size (+ name_en,category,price,...)")
+    products.add_argument("--db", help=db_help)
+    products.set_defaults(func=_run(_import_products))
 
 
 def _db(args: argparse.Namespace) -> str:
@@ -98,6 +106,23 @@ def _enroll(args: argparse.Namespace) -> int:
         db.close()
     print(f"门店 {done.store_code} 已登记第 {done.node_no} 台电脑（节点 {done.node_id}）。节点令牌：")
     print(done.token)
+    return 0
+
+
+def _import_products(args: argparse.Namespace) -> int:
+    from hq_server import products
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HqError("file_unreadable", detail=f"{args.file}: {exc}") from exc
+    items = products.parse_csv(text)
+    db, clock = open_hq(_db(args))
+    try:
+        done = products.import_products(db, clock, items)
+    finally:
+        db.close()
+    print(f"已导入 {done.products} 个商品、{done.skus} 个 SKU（其中 {done.changed} 个商品有变化）")
     return 0
 
 

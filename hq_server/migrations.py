@@ -6,10 +6,12 @@ each in one write transaction that also records it, so a crash leaves a database
 boundary. Write transactions hold the change-log lock, which also keeps two HQ processes starting
 at once from applying the same migration twice (each re-checks under the lock).
 
-Rule for later migrations: ``0001`` builds the tables from :mod:`hq_server.schema` as it stood at
-version 1. Before a later migration changes a table, copy that table's version-1 definition into
-``_initial_schema`` (freeze it), then change ``schema.py`` and add the migration that alters it.
-``tests/hq/test_migrations.py`` checks that a migrated database has the columns the code queries.
+Rule for later migrations: each migration creates the tables it introduces from
+:mod:`hq_server.schema` by name (``0001`` the version-1 tables, ``0003`` products and SKUs).
+Before a later migration changes a table, copy that table's current definition into the
+migration that created it (freeze it), then change ``schema.py`` and add the migration that
+alters it. ``tests/hq/test_migrations.py`` checks that a migrated database has every table and
+column :mod:`hq_server.schema` declares.
 """
 
 from __future__ import annotations
@@ -29,9 +31,32 @@ from sync_protocol.tickets import DEFAULT_TICKET_TYPES
 MigrationFn = Callable[[Connection, HybridClock], None]
 
 
+#: The tables version 1 made (each still as :mod:`hq_server.schema` defines it).
+_VERSION_1_TABLES = (
+    "meta",
+    "regions",
+    "stores",
+    "nodes",
+    "departments",
+    "ticket_types",
+    "tickets",
+    "comments",
+    "ticket_history",
+    "op_results",
+    "changes",
+)
+
+
+def _create(conn: Connection, *names: str) -> None:
+    metadata.create_all(conn, tables=[metadata.tables[name] for name in names])
+
+
 def _initial_schema(conn: Connection, clock: HybridClock) -> None:
-    tables = [table for name, table in metadata.tables.items() if name != "schema_migrations"]
-    metadata.create_all(conn, tables=tables)
+    _create(conn, *_VERSION_1_TABLES)
+
+
+def _products(conn: Connection, clock: HybridClock) -> None:
+    _create(conn, "products", "skus")
 
 
 def _default_reference_data(conn: Connection, clock: HybridClock) -> None:
@@ -52,6 +77,7 @@ def _default_reference_data(conn: Connection, clock: HybridClock) -> None:
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
+    (3, "products", _products),
 ]
 
 

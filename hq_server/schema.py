@@ -117,6 +117,30 @@ ticket_types = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name_zh", sa.String(120), nullable=False),
+    sa.Column("name_en", sa.String(120), nullable=False, server_default=""),
+    sa.Column("category", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("price_cents", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_products_category", "category"),
+)
+
+skus = sa.Table(
+    "skus",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("product_code", sa.String(64), sa.ForeignKey("products.code"), nullable=False),
+    sa.Column("colour", sa.String(CODE), nullable=False),
+    sa.Column("size", sa.String(CODE), nullable=False),
+    sa.Column("barcode", sa.String(64), nullable=False, server_default=""),
+    sa.Column("sort", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("product_code", "colour", "size", name="uq_skus_product_colour_size"),
+)
+
 tickets = sa.Table(
     "tickets",
     metadata,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hq_server import pull, queries, reference, ticket_actions
+from hq_server import products, pull, queries, reference, ticket_actions
 from hq_server.context import HqContext, bearer_token, context_of
 from hq_server.errors import BadRequest, NotFound, Unauthorized
 from hq_server.openapi import openapi_document, operation, path_id, query
@@ -20,6 +20,7 @@ from hq_server.staff_views import (
     comment_json,
     department_json,
     parse_times,
+    product_json,
     store_json,
     ticket_json,
     ticket_type_json,
@@ -240,6 +241,50 @@ async def list_departments(request: Request) -> Response:
     return json_response({"items": await run_in_threadpool(run)})
 
 
+@operation(
+    parameters=[
+        query("q", "product code prefix, or part of the name"),
+        query("category", "category code"),
+        query("limit", "page size (1-500, default 50)", "integer"),
+        query("offset", "products to skip", "integer"),
+    ]
+)
+async def list_products(request: Request) -> Response:
+    """Products with their SKUs (size and colour), by code.
+
+    Answers `{"items": [product...], "total": n, "limit": l, "offset": o}`.
+    """
+    hq = _admin(request)
+    params = request.query_params
+    limit = _int_param(request, "limit", 50, low=1, high=queries.MAX_LIST_LIMIT)
+    offset = _int_param(request, "offset", 0, low=0, high=10**9)
+
+    def run() -> tuple[list[products.Product], int]:
+        with hq.db.read() as conn:
+            return products.list_products(
+                conn, q=params.get("q", "").strip(), category=params.get("category", ""), limit=limit, offset=offset
+            )
+
+    found, total = await run_in_threadpool(run)
+    return json_response({"items": [product_json(p) for p in found], "total": total, "limit": limit, "offset": offset})
+
+
+@operation(parameters=[path_id()])
+async def get_product(request: Request) -> Response:
+    """One product by code, with its SKUs."""
+    hq = _admin(request)
+    code = request.path_params["id"]
+
+    def run() -> products.Product | None:
+        with hq.db.read() as conn:
+            return products.get_product(conn, code)
+
+    found = await run_in_threadpool(run)
+    if found is None:
+        raise NotFound("product_not_found", value=code)
+    return json_response(product_json(found))
+
+
 async def healthz(request: Request) -> Response:
     """Liveness: 200 when HQ can read its database (no auth)."""
     hq = context_of(request)
@@ -256,6 +301,8 @@ routes = [
     Route("/api/v1/stores", list_stores, methods=["GET"]),
     Route("/api/v1/ticket-types", list_ticket_types, methods=["GET"]),
     Route("/api/v1/departments", list_departments, methods=["GET"]),
+    Route("/api/v1/products", list_products, methods=["GET"]),
+    Route("/api/v1/products/{id}", get_product, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/openapi.json", openapi_document, methods=["GET"], include_in_schema=False),
 ]

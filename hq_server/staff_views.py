@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hq_server.errors import InvalidInput
+from hq_server.products import Product
 from hq_server.queries import TicketView
 from sync_protocol.tickets import CommentState, HistoryEntry
 
@@ -127,4 +128,16 @@ def department_json(row: dict[str, Any]) -> dict[str, Any]:
         "name_zh": row["name_zh"],
         "name_en": row["name_en"],
         "active": bool(row["active"]),
+    }
+
+
+def product_json(product: Product) -> dict[str, Any]:
+    """A product with its SKUs; ``price`` in yuan (two decimals) or null."""
+    return {
+        "code": product.code,
+        "name_zh": product.name_zh,
+        "name_en": product.name_en,
+        "category": product.category,
+        "price": None if product.price_cents is None else f"{product.price_cents / 100:.2f}",
+        "skus": [{"code": s.code, "colour": s.colour, "size": s.size, "barcode": s.barcode} for s in product.skus],
     }

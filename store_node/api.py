@@ -120,6 +120,13 @@ async def ticket_types(request: Request) -> Response:
     return JSONResponse({"items": views.ticket_types(node_of(request), lang_of(request))})
 
 
+async def products(request: Request) -> Response:
+    """The synced product catalogue: ``q`` is a code prefix or part of a name."""
+    q = request.query_params.get("q", "").strip()
+    limit = _int_param(request, "limit", 20, 200)
+    return JSONResponse({"items": views.products(node_of(request), q, limit, lang_of(request))})
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -134,4 +141,5 @@ routes = [
     Route("/api/v1/tickets/{key}/status", change_status, methods=["POST"]),
     Route("/api/v1/sync/status", sync_status),
     Route("/api/v1/ticket-types", ticket_types),
+    Route("/api/v1/products", products, methods=["GET"]),
 ]

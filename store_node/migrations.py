@@ -92,6 +92,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "reference_by_code",
+        """
+        CREATE INDEX reference_code ON reference(entity, code);
+        """,
+    ),
 ]
 
 

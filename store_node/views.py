@@ -147,3 +147,28 @@ def sync_status(node: Node) -> dict[str, Any]:
 def ticket_types(node: Node, lang: str = "zh") -> list[dict[str, str]]:
     rows = node.replica.query("SELECT code, name_zh, name_en FROM reference WHERE entity = 'ticket_type' ORDER BY code")
     return [{"code": r["code"], "name": r["name_en"] if lang == "en" and r["name_en"] else r["name_zh"]} for r in rows]
+
+
+def products(node: Node, q: str, limit: int, lang: str = "zh") -> list[dict[str, Any]]:
+    """Products of the synced catalogue whose code starts with ``q`` or whose name contains it."""
+    pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = node.replica.query(
+        "SELECT code, name_zh, name_en, attrs FROM reference WHERE entity = 'product'"
+        " AND (code LIKE :prefix ESCAPE '\\' OR name_zh LIKE :part ESCAPE '\\' OR name_en LIKE :part ESCAPE '\\')"
+        " ORDER BY code LIMIT :limit",
+        {"prefix": f"{pattern}%", "part": f"%{pattern}%", "limit": limit},
+    )
+    found = []
+    for r in rows:
+        attrs = json.loads(r["attrs"])
+        price = attrs.get("price_cents")
+        found.append(
+            {
+                "code": r["code"],
+                "name": r["name_en"] if lang == "en" and r["name_en"] else r["name_zh"],
+                "category": attrs.get("category", ""),
+                "price": None if price is None else f"{price / 100:.2f}",
+                "skus": attrs.get("skus", []),
+            }
+        )
+    return found

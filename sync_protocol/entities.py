@@ -18,6 +18,7 @@ ENTITY_TYPES: dict[str, type[msgspec.Struct]] = {
     "store": ReferenceItem,
     "region": ReferenceItem,
     "department": ReferenceItem,
+    "product": ReferenceItem,
 }
 
 _encoder = msgspec.msgpack.Encoder()

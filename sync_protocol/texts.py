@@ -91,6 +91,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "必须提供管理员令牌（--admin-token 或环境变量 STOREDESK_ADMIN_TOKEN）",
         "en": "an admin token is required (--admin-token or STOREDESK_ADMIN_TOKEN)",
     },
+    # Product catalogue import (CSV).
+    "csv_missing_column": {"zh": "CSV 缺少列 {column}", "en": "the CSV has no column {column}"},
+    "csv_required": {"zh": "第 {line} 行：{field}为必填项", "en": "line {line}: {field} is required"},
+    "invalid_csv_value": {"zh": "第 {line} 行：{field}的值无效", "en": "line {line}: {field} has an invalid value"},
+    "csv_duplicate_sku": {
+        "zh": "第 {line} 行：SKU {value} 重复",
+        "en": "line {line}: SKU {value} appears twice",
+    },
+    "sku_of_other_product": {
+        "zh": "SKU {value} 已属于商品 {product}",
+        "en": "SKU {value} already belongs to product {product}",
+    },
+    "product_not_found": {"zh": "找不到商品 {value}", "en": "no product {value}"},
+    "file_unreadable": {"zh": "无法读取文件：{detail}", "en": "cannot read the file: {detail}"},
     "invalid_code": {
         "zh": "{field}只能包含字母、数字、- 和 _，最长 {limit} 个字符",
         "en": "{field} may hold only letters, digits, - and _, at most {limit} characters",
@@ -122,6 +136,13 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "code": ("编码", "code"),
     "name": ("名称", "name"),
     "region": ("区域", "region"),
+    "name_zh": ("中文名称", "Chinese name"),
+    "name_en": ("英文名称", "English name"),
+    "colour": ("颜色", "colour"),
+    "size": ("尺码", "size"),
+    "price": ("价格", "price"),
+    "sku_code": ("SKU 编码", "SKU code"),
+    "barcode": ("条码", "barcode"),
 }
 
 
