@@ -130,9 +130,8 @@ def _catalogue_csv() -> str:
             code = f"{prefix}-{2040 + style}"
             for colour in colours:
                 for size in sizes:
-                    rows.append(
-                        f"{code},{name_zh} {style}号款,{name_en} #{style},{category},{price + 10 * style},{colour},{size}"
-                    )
+                    names = f"{name_zh} {style}号款,{name_en} #{style}"
+                    rows.append(f"{code},{names},{category},{price + 10 * style},{colour},{size}")
     return "\n".join(rows) + "\n"
 
 
