@@ -99,19 +99,29 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
 
 def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: int) -> None:
     held = outbox.pending_fields(conn, (s.id for s in states))
+    local = _local_rows(conn, list(held))
     rows: list[dict[str, Any]] = []
     for state in states:
         row = {c: getattr(state, c) for c in TICKET_COLUMNS}
         row["extra"] = json.dumps(state.extra, ensure_ascii=False)
         row["gen"] = gen
-        keep = held.get(state.id)
-        if keep:
-            local = conn.execute("SELECT * FROM tickets WHERE id = ?", (state.id,)).fetchone()
-            if local is not None:
-                for field in keep:
-                    row[field] = local[field]
+        mine = local.get(state.id)
+        if mine is not None:
+            for field in held[state.id]:
+                row[field] = mine[field]
         rows.append(row)
     conn.executemany(_UPSERT_TICKET, rows)
+
+
+def _local_rows(conn: sqlite3.Connection, ticket_ids: list[str]) -> dict[str, sqlite3.Row]:
+    """The replica's rows of ``ticket_ids``, in chunks of one ``SELECT ... IN`` each."""
+    found: dict[str, sqlite3.Row] = {}
+    for start in range(0, len(ticket_ids), 500):
+        chunk = ticket_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk):
+            found[row["id"]] = row
+    return found
 
 
 def begin_reset(node: Node) -> None:

@@ -49,12 +49,13 @@ def append(
     return seq
 
 
-def pending_ops(node: Node, limit: int) -> list[Op]:
-    """The next ``limit`` pending ops in seq order, as envelopes ready to send."""
+def pending_ops(node: Node, limit: int, *, after_seq: int = 0) -> list[Op]:
+    """The next ``limit`` pending ops above ``after_seq`` in seq order, as envelopes ready to send."""
     ident = node.identity
     rows = node.replica.query(
-        "SELECT seq, op_id, kind, entity_id, hlc, payload FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
-        (limit,),
+        "SELECT seq, op_id, kind, entity_id, hlc, payload FROM outbox WHERE state = 'pending' AND seq > ?"
+        " ORDER BY seq LIMIT ?",
+        (after_seq, limit),
     )
     return [
         Op(

@@ -19,6 +19,7 @@ from store_node import apply, outbox
 from store_node.errors import PermanentSyncError, SyncError, TransientSyncError
 from store_node.node import Node
 from sync_protocol.messages import (
+    UPGRADE_REQUIRED,
     Hello,
     PullResponse,
     PushRequest,
@@ -127,24 +128,49 @@ class SyncClient:
         return hello_decoder.decode(response.content)
 
     async def push_all(self) -> int:
-        """Push pending ops in seq order until none are left. Returns how many were answered."""
+        """Push pending ops in seq order until none are left. Returns how many were answered.
+
+        Pipelined: once a batch is answered without an upgrade stop, the next batch is sent before
+        the answer is recorded here, so HQ applies one batch while the replica records the other
+        (the replica serializes its writers with its own lock).
+        A batch in flight when something fails is abandoned; its ops are still pending and HQ
+        answers them as duplicates next time.
+        """
         if time.monotonic() < self._push_blocked_until:
             return 0
         answered = 0
-        while True:
-            ops = outbox.pending_ops(self.node, PUSH_BATCH)
-            if not ops:
-                return answered
-            body = msgpack_encoder.encode(PushRequest(protocol=PROTOCOL_VERSION, node_id=ops[0].node_id, ops=ops))
-            response = await self._request("POST", "/sync/v1/push", content=body)
-            if response.status_code == 409:
-                self._handle_gap(response)
-                continue
-            reply = push_response_decoder.decode(response.content)
-            if not self._record_push(reply):
-                self._push_blocked_until = time.monotonic() + UPGRADE_RETRY_S
-                raise PermanentSyncError("总部版本过旧，部分操作需等待总部升级后再同步", code="upgrade_required")
-            answered += len(reply.results)
+        sending, sent_upto = self._send_next(after_seq=0)
+        try:
+            while sending is not None:
+                response = await sending
+                sending = None
+                if response.status_code == 409:
+                    self._handle_gap(response)
+                    sending, sent_upto = self._send_next(after_seq=0)
+                    continue
+                reply = push_response_decoder.decode(response.content)
+                if not any(r.status == "rejected" and r.code == UPGRADE_REQUIRED for r in reply.results):
+                    sending, sent_upto = self._send_next(after_seq=sent_upto)
+                # In a worker thread, so the event loop sends the next batch meanwhile.
+                if not await asyncio.to_thread(self._record_push, reply):
+                    self._push_blocked_until = time.monotonic() + UPGRADE_RETRY_S
+                    raise PermanentSyncError("总部版本过旧，部分操作需等待总部升级后再同步", code="upgrade_required")
+                answered += len(reply.results)
+        finally:
+            if sending is not None:
+                sending.cancel()
+                with contextlib.suppress(BaseException):
+                    await sending
+        return answered
+
+    def _send_next(self, *, after_seq: int) -> tuple[asyncio.Task[httpx.Response] | None, int]:
+        """Start pushing the next batch of pending ops above ``after_seq``; None when there is none."""
+        ops = outbox.pending_ops(self.node, PUSH_BATCH, after_seq=after_seq)
+        if not ops:
+            return None, after_seq
+        body = msgpack_encoder.encode(PushRequest(protocol=PROTOCOL_VERSION, node_id=ops[0].node_id, ops=ops))
+        task = asyncio.ensure_future(self._request("POST", "/sync/v1/push", content=body))
+        return task, ops[-1].seq
 
     def _record_push(self, reply: PushResponse) -> bool:
         node = self.node
