@@ -34,9 +34,16 @@ class Node:
     ticket_counter: int
 
 
+TOKEN_PREFIX = "sdn_"
+
+
 def new_token() -> str:
-    """A new random node token (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
+    """A new random node token (256 bits, URL-safe).
+
+    Prefixed so it never starts with ``-``: a bare URL-safe token does one time in 64, and
+    ``storedesk store serve --token T`` would then read it as an option.
+    """
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:
