@@ -79,7 +79,7 @@ def _price_cents(line: int, text: str) -> int | None:
         value = Decimal(text)
     except InvalidOperation:
         raise _bad(line, "price") from None
-    if value < 0 or value != value.quantize(Decimal("0.01")) or value > Decimal("100000000"):
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")) or value > Decimal("100000000"):
         raise _bad(line, "price")
     return int(value * 100)
 

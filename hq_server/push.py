@@ -39,10 +39,11 @@ from hq_server.ticket_rules import (
     set_fields,
 )
 from sync_protocol.entities import encode_entity
-from sync_protocol.errors import ClockDriftError, UnknownOpKind
+from sync_protocol.errors import ClockDriftError
 from sync_protocol.hlc import Hlc, HybridClock
 from sync_protocol.messages import UPGRADE_REQUIRED, Change, OpResult, PushRequest, PushResponse
 from sync_protocol.ops import (
+    KINDS,
     Op,
     Payload,
     TicketComment,
@@ -68,14 +69,15 @@ class _Prepared:
 
 
 def _prepare(op: Op) -> _Prepared:
+    # The kind first: an op of a later version keeps its place in the outbox whatever else it holds.
+    if op.kind not in KINDS:
+        return _Prepared(op, None, None, rejected(UPGRADE_REQUIRED, kind=op.kind))
     try:
         hlc = Hlc.parse(op.hlc)
     except ValueError:
         return _Prepared(op, None, None, rejected("malformed_op", detail=f"hlc {op.hlc!r}"))
     try:
         payload = decode_payload(op.kind, op.payload)
-    except UnknownOpKind:
-        return _Prepared(op, None, hlc, rejected(UPGRADE_REQUIRED, kind=op.kind))
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return _Prepared(op, None, hlc, rejected("malformed_op", detail=str(exc)))
     return _Prepared(op, payload, hlc, None)

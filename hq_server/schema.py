@@ -13,6 +13,8 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from sync_protocol.version import MAX_HLC_LENGTH, MAX_ID_LENGTH
+
 metadata = sa.MetaData()
 
 _json_encoder = msgspec.json.Encoder()
@@ -39,8 +41,8 @@ class JsonText(sa.TypeDecorator[Any]):
 #: A BIGINT that is SQLite's rowid alias when it is the primary key (so it autoincrements there).
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-ID = 36  # UUID text
-HLC = 64
+ID = MAX_ID_LENGTH  # UUID text
+HLC = MAX_HLC_LENGTH
 CODE = 40
 
 meta = sa.Table(

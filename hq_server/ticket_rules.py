@@ -17,7 +17,6 @@ from sync_protocol.messages import OpStatus
 from sync_protocol.ops import TicketComment, TicketCreate, TicketSet, TicketStatus
 from sync_protocol.tickets import (
     CLERK_FIELDS,
-    MAX_COMMENT_LENGTH,
     CommentState,
     HistoryEntry,
     TicketState,
@@ -28,9 +27,6 @@ from sync_protocol.tickets import (
     validate_status,
     validate_text,
 )
-
-MAX_NUMBER_LENGTH = 64
-MAX_ACTOR_LENGTH = 80
 
 
 @dataclass
@@ -98,8 +94,6 @@ def create_ticket(batch: TicketBatch, p: TicketCreate, *, store_id: str, hlc: st
     """``ticket.create``: upsert on ``ticket_id``; a retry or a replay never makes a second one."""
     try:
         number = validate_text("number", p.number, required=True)
-        if len(number) > MAX_NUMBER_LENGTH:
-            raise InvalidField("number", "number is too long", code="too_long")
         fields: dict[str, Any] = {
             f: validate_text(f, getattr(p, f), required=f in ("title", "type")) for f in CLERK_FIELDS
         }
@@ -179,9 +173,7 @@ def add_comment(
         return Outcome("merged", "duplicate")
     try:
         body = validate_text("body", p.body, required=True)
-        if len(body) > MAX_COMMENT_LENGTH:
-            raise InvalidField("body", "body is too long", code="too_long")
-        author = _short_text("author", p.author)
+        author = validate_text("author", p.author)
     except InvalidField as exc:
         return _invalid(exc)
     comment = CommentState(
@@ -212,9 +204,7 @@ def change_status(
     try:
         target = validate_status(p.status)
         note = validate_text("note", p.note)
-        if len(note) > MAX_COMMENT_LENGTH:
-            raise InvalidField("note", "note is too long", code="too_long")
-        actor = _short_text("actor", p.actor)
+        actor = validate_text("actor", p.actor)
         decision = decide_status(found.status, found.field_hlcs.get("status", ""), target, hlc)
     except InvalidField as exc:
         return _invalid(exc, from_status=found.status, to_status=p.status)
@@ -258,10 +248,3 @@ def hq_edit(batch: TicketBatch, ticket_id: str, changes: dict[str, Any], hlc: st
             setattr(ticket, name, value)
     batch.mark(ticket, hlc)
     return sorted(cleaned)
-
-
-def _short_text(name: str, value: str) -> str:
-    text = validate_text(name, value)
-    if len(text) > MAX_ACTOR_LENGTH:
-        raise InvalidField(name, f"{name} is too long", code="too_long")
-    return text

@@ -12,7 +12,6 @@ from sync_protocol.errors import InvalidField
 from sync_protocol.ops import TicketComment, TicketCreate, TicketSet, TicketStatus, new_id
 from sync_protocol.tickets import (
     CLERK_FIELDS,
-    MAX_COMMENT_LENGTH,
     check_transition,
     ticket_number,
     validate_clerk_changes,
@@ -124,21 +123,20 @@ def edit_ticket(node: Node, key: str, changes: Mapping[str, Any]) -> str:
 def add_comment(node: Node, key: str, body: object, *, author: str = "") -> str:
     node.identity  # noqa: B018
     ticket_id = resolve_id(node, key)
-    if not isinstance(body, str) or not body.strip():
-        raise InvalidInput("body is required", code="required", field="body")
-    if len(body) > MAX_COMMENT_LENGTH:
-        raise InvalidInput("body is too long", code="too_long", field="body")
+    try:
+        text = validate_text("body", body, required=True)
+        author = validate_text("author", author)
+    except InvalidField as exc:
+        raise _invalid(exc) from exc
     comment_id = new_id()
     now = node.wall_ms()
     with node.replica.tx() as conn:
-        payload = TicketComment(
-            ticket_id=ticket_id, comment_id=comment_id, body=body.strip(), author=author, created_at=now
-        )
+        payload = TicketComment(ticket_id=ticket_id, comment_id=comment_id, body=text, author=author, created_at=now)
         outbox.append(node, conn, payload, entity_id=ticket_id, record_id=comment_id)
         conn.execute(
             "INSERT INTO comments (id, ticket_id, body, author, source, created_at, hlc, gen)"
             " VALUES (?, ?, ?, ?, 'store', ?, ?, ?)",
-            (comment_id, ticket_id, body.strip(), author, now, node.replica.get("hlc"), node.replica.get_int("gen")),
+            (comment_id, ticket_id, text, author, now, node.replica.get("hlc"), node.replica.get_int("gen")),
         )
     node.notify_local_write()
     return comment_id
@@ -149,6 +147,7 @@ def change_status(node: Node, key: str, status: object, note: object = "", *, ac
     ticket_id = resolve_id(node, key)
     try:
         note_text = validate_text("note", note or "")
+        actor = validate_text("actor", actor)
         if not isinstance(status, str):
             raise InvalidField("status", "status is required", code="required")
         with node.replica.tx() as conn:

@@ -14,17 +14,34 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 
 from sync_protocol.errors import UnknownOpKind
+from sync_protocol.version import (
+    MAX_ENTITY_ID_LENGTH,
+    MAX_EPOCH_MS,
+    MAX_HLC_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_INT64,
+    MAX_KIND_LENGTH,
+)
+
+# Wire bounds, checked as a message is decoded: a payload out of bounds is rejected as
+# ``malformed_op`` on its own; an envelope out of bounds makes the push body malformed (400).
+#: A client-generated id (UUID text).
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+#: A moment in ms since the Unix epoch.
+EpochMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH_MS)]
+#: A non-negative count that fits HQ's 64-bit columns.
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
 
 
 class TicketCreate(msgspec.Struct, tag_field="kind", tag="ticket.create", kw_only=True):
     """A ticket made at a store. ``ticket_id`` is a client-generated UUID; HQ upserts on it."""
 
-    ticket_id: str
+    ticket_id: Id
     number: str
     type: str
     title: str
@@ -33,38 +50,38 @@ class TicketCreate(msgspec.Struct, tag_field="kind", tag="ticket.create", kw_onl
     product_code: str = ""
     customer_phone: str = ""
     customer_name: str = ""
-    created_at: int
+    created_at: EpochMs
     #: The node's ticket counter used for ``number`` (lets a re-created replica resume it).
-    counter: int = 0
+    counter: Count = 0
     extra: dict[str, Any] = {}
 
 
 class TicketSet(msgspec.Struct, tag_field="kind", tag="ticket.set", kw_only=True):
     """Changed clerk-editable fields only; merged per field by HLC."""
 
-    ticket_id: str
+    ticket_id: Id
     changes: dict[str, Any]
 
 
 class TicketComment(msgspec.Struct, tag_field="kind", tag="ticket.comment", kw_only=True):
     """An appended comment. ``comment_id`` is a client-generated UUID."""
 
-    ticket_id: str
-    comment_id: str
+    ticket_id: Id
+    comment_id: Id
     body: str
     author: str = ""
-    created_at: int
+    created_at: EpochMs
 
 
 class TicketStatus(msgspec.Struct, tag_field="kind", tag="ticket.status", kw_only=True):
     """A status change event. ``event_id`` is a client-generated UUID."""
 
-    ticket_id: str
-    event_id: str
+    ticket_id: Id
+    event_id: Id
     status: str
     note: str = ""
     actor: str = ""
-    at: int
+    at: EpochMs
 
 
 Payload = Union[TicketCreate, TicketSet, TicketComment, TicketStatus]
@@ -87,13 +104,13 @@ class Op(msgspec.Struct, kw_only=True):
     ``entity_id`` is the id of the record the op is about (the ticket id for ticket ops).
     """
 
-    op_id: str
-    node_id: str
-    store_id: str
-    seq: int
-    hlc: str
-    kind: str
-    entity_id: str
+    op_id: Id
+    node_id: Id
+    store_id: Id
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_INT64)]
+    hlc: Annotated[str, msgspec.Meta(max_length=MAX_HLC_LENGTH)]
+    kind: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_KIND_LENGTH)]
+    entity_id: Annotated[str, msgspec.Meta(max_length=MAX_ENTITY_ID_LENGTH)]
     payload: msgspec.Raw
 
 

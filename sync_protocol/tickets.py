@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from sync_protocol.errors import InvalidField
+from sync_protocol.version import MAX_EPOCH_MS
 
 #: Fields a clerk may edit; merged last-writer-wins per field.
 CLERK_FIELDS: tuple[str, ...] = (
@@ -49,8 +50,13 @@ MAX_LENGTH: dict[str, int] = {
     "department": 40,
     "assignee": 80,
     "priority": 16,
+    "number": 64,
+    "body": 10_000,
+    "note": 10_000,
+    "author": 80,
+    "actor": 80,
 }
-MAX_COMMENT_LENGTH = 10_000
+MAX_COMMENT_LENGTH = MAX_LENGTH["body"]
 
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 
@@ -195,6 +201,8 @@ def validate_hq_changes(changes: Mapping[str, object]) -> dict[str, Any]:
         if field in ("first_response_due", "resolution_due"):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise InvalidField(field, f"{field} must be a time in ms or null", code="invalid_type")
+            if value is not None and not 0 <= value <= MAX_EPOCH_MS:
+                raise InvalidField(field, f"{field} is out of range", code="invalid_time")
             cleaned[field] = value
         elif field == "priority":
             text = validate_text(field, value, required=True)

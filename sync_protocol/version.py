@@ -16,5 +16,15 @@ MAX_PUSH_OPS = 2000
 MAX_PUSH_BYTES = 8 * 1024 * 1024
 #: Most changes HQ returns in one pull page.
 MAX_PULL_LIMIT = 5000
+#: Longest id (UUID text) an op may carry: ``op_id``, ``ticket_id``, ``comment_id``, ``event_id``.
+MAX_ID_LENGTH = 36
+#: Longest ``entity_id``, ``kind`` and encoded HLC an op envelope may carry.
+MAX_ENTITY_ID_LENGTH = 64
+MAX_KIND_LENGTH = 40
+MAX_HLC_LENGTH = 64
+#: Latest time an op may carry, in epoch ms (the last millisecond of year 9999 UTC).
+MAX_EPOCH_MS = 253_402_300_799_999
+#: Largest counter or seq (a signed 64-bit column at HQ).
+MAX_INT64 = 2**63 - 1
 #: Longest a ``/sync/v1/wait`` long-poll is held open, in seconds.
 MAX_WAIT_S = 30.0

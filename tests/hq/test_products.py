@@ -49,6 +49,8 @@ def test_csv_rows_become_products_with_their_skus() -> None:
         ("product_code,name_zh,colour,size,price\nA,甲,红,M,9.9\nB,乙,红,M,abc\n", "invalid_csv_value", "price", 3),
         ("product_code,name_zh,colour,size,price\nA,甲,红,M,-1\n", "invalid_csv_value", "price", 2),
         ("product_code,name_zh,colour,size,price\nA,甲,红,M,1.234\n", "invalid_csv_value", "price", 2),
+        ("product_code,name_zh,colour,size,price\nA,甲,红,M,NaN\n", "invalid_csv_value", "price", 2),
+        ("product_code,name_zh,colour,size,price\nA,甲,红,M,Infinity\n", "invalid_csv_value", "price", 2),
         ("product_code,name_zh,colour,size\nA B,甲,红,M\n", "invalid_csv_value", "product_code", 2),
         ("product_code,name_zh,colour,size\nA,甲,红,M\nA,甲,红,M\n", "csv_duplicate_sku", "sku_code", 3),
     ],

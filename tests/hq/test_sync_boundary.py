@@ -70,7 +70,8 @@ def test_ops_out_of_seq_order_are_400(hq: Hq) -> None:
     node = hq.enroll()
     ops = [node.op(node.create(), seq=2), node.op(node.create(), seq=1)]
     assert_error(node.push_raw(node.body(ops)), 400, "seq_order")
-    assert_error(node.push_raw(node.body([node.op(node.create(), seq=0)])), 400, "seq_order")
+    error = assert_error(node.push_raw(node.body([node.op(node.create(), seq=0)])), 400, "malformed_body")
+    assert "seq" in str(error["message"])
 
 
 @pytest.mark.parametrize(
