@@ -18,8 +18,8 @@ import uvicorn
 
 from hq_server.app import context, create_app, open_hq
 from hq_server.errors import HqError
-from hq_server.i18n import render
 from hq_server.notify import ChangeNotifier
+from sync_protocol.i18n import render
 
 DEFAULT_DB = "storedesk-hq.db"
 DEFAULT_HOST = "127.0.0.1"

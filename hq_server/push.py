@@ -26,7 +26,6 @@ import msgspec
 from hq_server import nodes, reference, ticket_store
 from hq_server.db import Database
 from hq_server.errors import BadRequest, Forbidden, PayloadTooLarge, SeqGap, UnsupportedProtocol
-from hq_server.i18n import render
 from hq_server.nodes import Node
 from hq_server.schema import comments, ticket_history
 from hq_server.ticket_rules import (
@@ -41,6 +40,7 @@ from hq_server.ticket_rules import (
 from sync_protocol.entities import encode_entity
 from sync_protocol.errors import ClockDriftError
 from sync_protocol.hlc import Hlc, HybridClock
+from sync_protocol.i18n import render
 from sync_protocol.messages import UPGRADE_REQUIRED, Change, OpResult, PushRequest, PushResponse
 from sync_protocol.ops import (
     KINDS,

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hq_server.errors import HqError, MethodNotAllowed, NotFound, SeqGap, Unavailable
-from hq_server.i18n import lang_of, render
+from sync_protocol.i18n import lang_of, render
 from sync_protocol.messages import ErrorBody, ErrorDetail, json_encoder, msgpack_encoder
 from sync_protocol.version import MSGPACK_CONTENT_TYPE
 

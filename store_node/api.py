@@ -12,20 +12,19 @@ from starlette.routing import Route
 from store_node import ticket_actions, views
 from store_node.errors import InvalidInput, StoreNodeError
 from store_node.node import Node
-from sync_protocol.texts import text
+from sync_protocol import i18n
+from sync_protocol.texts import DEFAULT_LANG
 
 
 def lang_of(request: Request) -> str:
-    return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "zh"
+    return i18n.lang_of(request.headers.get("accept-language"))
 
 
-def error_response(exc: StoreNodeError, lang: str = "zh") -> JSONResponse:
-    """The one error envelope: ``{"error": {"code", "message", "field"}}``."""
-    message = exc.message
-    if lang == "zh" and exc.field is not None:
-        localized = text(exc.code, "zh", field=exc.field)
-        if localized != exc.code:
-            message = localized
+def error_response(exc: StoreNodeError, lang: str = DEFAULT_LANG) -> JSONResponse:
+    """The one error envelope: ``{"error": {"code", "message", "field"}}``, the message in ``lang``."""
+    message = i18n.render(exc.code, lang, field=exc.field, **exc.params)
+    if message == exc.code:  # a code without a text: the English detail beats a bare code
+        message = exc.message
     body: dict[str, Any] = {"code": exc.code, "message": message}
     if exc.field is not None:
         body["field"] = exc.field
@@ -56,7 +55,9 @@ def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
     except ValueError as exc:
         raise InvalidInput(f"{name} must be a whole number", code="invalid_type", field=name) from exc
     if value < 0 or value > maximum:
-        raise InvalidInput(f"{name} must be between 0 and {maximum}", code="out_of_range", field=name)
+        raise InvalidInput(
+            f"{name} must be between 0 and {maximum}", code="out_of_range", field=name, minimum=0, maximum=maximum
+        )
     return value
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from store_node import api, views
-from store_node.errors import StoreNodeError
+from store_node.errors import MethodNotAllowed, NotFound, StoreNodeError
 from store_node.node import Node
 from store_node.sync_client import SyncClient
 
@@ -38,6 +39,20 @@ async def home(request: Request) -> Response:
 async def _store_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StoreNodeError)
     return api.error_response(exc, api.lang_of(request))
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer in the same JSON envelope as every other error."""
+    assert isinstance(exc, HTTPException)
+    error: StoreNodeError
+    if exc.status_code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    elif exc.status_code == 404:
+        error = NotFound(f"no such path {request.url.path}")
+    else:
+        error = StoreNodeError(str(exc.detail), code="http_error")
+        error.status = exc.status_code
+    return api.error_response(error, api.lang_of(request))
 
 
 def create_app(
@@ -69,7 +84,7 @@ def create_app(
 
     app = Starlette(
         routes=[Route("/", home), *api.routes],
-        exception_handlers={StoreNodeError: _store_error},
+        exception_handlers={StoreNodeError: _store_error, HTTPException: _routing_error},
         lifespan=lifespan,
     )
     app.state.node = node

@@ -1,8 +1,9 @@
 """Errors of the store node.
 
-StoreNodeError                base; ``code``, ``status`` (HTTP), optional ``field``
+StoreNodeError                base; ``code``, ``status`` (HTTP), optional ``field``, text ``params``
 ├── InvalidInput              the clerk's input breaks a rule (400)
-├── NotFound                  no such ticket (404)
+├── NotFound                  no such ticket or path (404)
+├── MethodNotAllowed          a path that exists, with another method (405)
 ├── NotEnrolled               the node has never reached HQ, so it has no identity yet (503)
 └── IdentityMismatch          the token belongs to another node than this replica's (409)
 
@@ -18,10 +19,12 @@ class StoreNodeError(Exception):
     code = "store_error"
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None, **params: object) -> None:
         super().__init__(message)
+        #: English detail for logs; people see the text of ``code`` in their language.
         self.message = message
         self.field = field
+        self.params = params
         if code is not None:
             self.code = code
 
@@ -34,6 +37,11 @@ class InvalidInput(StoreNodeError):
 class NotFound(StoreNodeError):
     code = "not_found"
     status = 404
+
+
+class MethodNotAllowed(StoreNodeError):
+    code = "method_not_allowed"
+    status = 405
 
 
 class NotEnrolled(StoreNodeError):

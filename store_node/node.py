@@ -53,7 +53,7 @@ class Node:
         if self._identity is None:
             node_id = self.replica.get("node_id")
             if not node_id:
-                raise NotEnrolled("门店尚未连接过总部，请先联网完成首次同步")
+                raise NotEnrolled("the store has not reached HQ yet; connect once to finish enrolment")
             self._identity = Identity(
                 node_id=node_id,
                 node_no=self.replica.get_int("node_no", 1),
@@ -73,7 +73,11 @@ class Node:
         counter, so a re-created file never re-uses a seq or a ticket number."""
         known = self.replica.get("node_id")
         if known and known != hello.node_id:
-            raise IdentityMismatch(f"this replica belongs to node {known}, but the token is for node {hello.node_id}")
+            raise IdentityMismatch(
+                f"this replica belongs to node {known}, but the token is for node {hello.node_id}",
+                known=known,
+                token_node=hello.node_id,
+            )
         with self.replica.tx():
             next_seq = max(self.replica.get_int("next_seq", 1), hello.high_water + 1)
             counter = max(self.replica.get_int("ticket_counter"), hello.ticket_counter)

@@ -20,13 +20,13 @@ from sync_protocol.tickets import (
 
 
 def _invalid(exc: InvalidField) -> InvalidInput:
-    return InvalidInput(exc.message, code=exc.code, field=exc.field)
+    return InvalidInput(exc.message, code=exc.code, field=exc.field, **exc.params)
 
 
 def _known_type(node: Node, code: str) -> None:
     types = {row[0] for row in node.replica.query("SELECT code FROM reference WHERE entity = 'ticket_type'")}
     if types and code not in types:
-        raise InvalidInput(f"unknown ticket type {code}", code="invalid_choice", field="type")
+        raise InvalidInput(f"unknown ticket type {code}", code="unknown_ticket_type", field="type", value=code)
 
 
 def create_ticket(node: Node, data: Mapping[str, Any], *, author: str = "") -> str:
@@ -84,7 +84,7 @@ def resolve_id(node: Node, key: str) -> str:
     """A ticket id from its id or its human number; :class:`NotFound` otherwise."""
     row = node.replica.one("SELECT id FROM tickets WHERE id = ? OR number = ?", (key, key))
     if row is None:
-        raise NotFound(f"no ticket {key}", code="ticket_not_found")
+        raise NotFound(f"no ticket {key}", code="ticket_not_found", value=key)
     return str(row[0])
 
 

@@ -26,9 +26,11 @@ class InvalidField(ProtocolError):
 
     code = "invalid_field"
 
-    def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
+    def __init__(self, field: str, message: str, *, code: str | None = None, **params: object) -> None:
         super().__init__(message, code=code)
         self.field = field
+        #: Values for the people-facing text of ``code``.
+        self.params = params
 
 
 class UnknownOpKind(ProtocolError):

@@ -49,6 +49,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "请求内容无法解析：{detail}",
         "en": "the request body could not be read: {detail}",
     },
+    "malformed_json": {"zh": "请求内容不是有效的 JSON 对象", "en": "the request body is not a JSON object"},
+    "out_of_range": {
+        "zh": "{field}应在 {minimum} 到 {maximum} 之间",
+        "en": "{field} must be between {minimum} and {maximum}",
+    },
+    "not_enrolled": {
+        "zh": "门店尚未连接过总部，请先联网完成首次同步",
+        "en": "this store has not reached HQ yet; connect once to finish setting it up",
+    },
+    "identity_mismatch": {
+        "zh": "本机数据属于另一台门店电脑（{known}），与令牌（{token_node}）不符",
+        "en": "this PC's data belongs to another store PC ({known}) than the token ({token_node})",
+    },
     "invalid_json": {"zh": "请求内容不是有效的 JSON 对象", "en": "the request body is not a JSON object"},
     "invalid_param": {"zh": "参数 {field} 的值无效", "en": "parameter {field} has an invalid value"},
     "invalid_time": {

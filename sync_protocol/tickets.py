@@ -231,6 +231,8 @@ def check_transition(current: str, target: str) -> None:
             "status",
             f"cannot change status from {current} to {target}",
             code="invalid_transition",
+            from_status=current,
+            to_status=target,
         )
 
 
@@ -257,7 +259,8 @@ def decide_status(current_status: str, current_hlc: str, target: str, hlc: str) 
     """Decide a status change event.
 
     Returns ``"apply"`` when ``target`` becomes the status, ``"superseded"`` when a later status
-    change is already held (the event is kept in history only as merged away), and raises
+    change is already held or the status is already ``target`` (the event is not added to the
+    history, and the store drops its local row), and raises
     :class:`InvalidField` when the transition is not allowed from the current status.
     """
     if hlc <= current_hlc:

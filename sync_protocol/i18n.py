@@ -2,6 +2,7 @@
 
 Texts live in :mod:`sync_protocol.texts` (Simplified Chinese by default, English on request);
 this module picks the language from ``Accept-Language`` and fills in field and status names.
+HQ and the store node render their answers with it.
 """
 
 from __future__ import annotations
