@@ -15,7 +15,7 @@ import msgspec
 from store_node import outbox
 from store_node.node import Node
 from sync_protocol.entities import decode_entity
-from sync_protocol.messages import Change, ReferenceItem
+from sync_protocol.messages import UPGRADE_REQUIRED, Change, OpResult, ReferenceItem
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
 TICKET_COLUMNS = (
@@ -111,6 +111,34 @@ def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: in
                 row[field] = mine[field]
         rows.append(row)
     conn.executemany(_UPSERT_TICKET, rows)
+
+
+#: The local row an op made, by kind, for the ops whose row HQ may refuse to keep.
+_RECORD_TABLES = {"ticket.comment": "comments", "ticket.status": "history"}
+
+
+def drop_refused_records(conn: sqlite3.Connection, results: list[OpResult]) -> int:
+    """Remove the local comment or status-history row of each op HQ did not keep.
+
+    HQ keeps no row for an op it rejected for good, nor for a status change a later one overtook;
+    the store's replica must not go on showing it. (The ack's snapshot restores the fields.)
+    Returns how many rows went.
+    """
+    seqs = [
+        r.seq
+        for r in results
+        if (r.status == "rejected" and r.code != UPGRADE_REQUIRED) or (r.status == "merged" and r.code == "superseded")
+    ]
+    dropped = 0
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        ops = conn.execute(f"SELECT kind, record_id FROM outbox WHERE seq IN ({marks})", chunk).fetchall()
+        for kind, record_id in ops:
+            table = _RECORD_TABLES.get(kind)
+            if table is not None:
+                dropped += conn.execute(f"DELETE FROM {table} WHERE id = ?", (record_id,)).rowcount
+    return dropped
 
 
 def _local_rows(conn: sqlite3.Connection, ticket_ids: list[str]) -> dict[str, sqlite3.Row]:

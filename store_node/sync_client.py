@@ -177,6 +177,7 @@ class SyncClient:
         node.observe(reply.server_hlc)
         with node.replica.tx() as conn:
             complete = outbox.record_results(conn, reply.results, node.wall_ms())
+            apply.drop_refused_records(conn, reply.results)
             node.replica.set(acked_seq=max(node.replica.get_int("acked_seq"), reply.high_water))
             apply.apply_changes(node, conn, reply.entities)
             node.persist_clock()
