@@ -32,11 +32,15 @@ from sync_protocol.messages import (
     push_response_decoder,
     wait_response_decoder,
 )
-from sync_protocol.version import MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
+from sync_protocol.version import MAX_PUSH_BYTES, MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 log = logging.getLogger("storedesk.sync")
 
 PUSH_BATCH = 1000
+#: Most bytes of ops per push, well inside HQ's body limit (a batch is cut short to fit).
+PUSH_BYTES = MAX_PUSH_BYTES // 2
+#: Bytes an op's envelope adds to its payload (ids, HLC, kind), rounded up.
+OP_ENVELOPE_BYTES = 256
 PULL_LIMIT = 2000
 WAIT_S = 25.0
 BACKOFF_MIN_S = 0.5
@@ -165,12 +169,25 @@ class SyncClient:
 
     def _send_next(self, *, after_seq: int) -> tuple[asyncio.Task[httpx.Response] | None, int]:
         """Start pushing the next batch of pending ops above ``after_seq``; None when there is none."""
+        body, last_seq = self._encode_batch(after_seq)
+        if body is None:
+            return None, after_seq
+        return asyncio.ensure_future(self._request("POST", "/sync/v1/push", content=body)), last_seq
+
+    def _encode_batch(self, after_seq: int) -> tuple[bytes | None, int]:
+        """The push of the pending ops above ``after_seq``, cut short to fit :data:`PUSH_BYTES`,
+        encoded; and its last seq. ``(None, after_seq)`` when nothing is pending."""
         ops = outbox.pending_ops(self.node, PUSH_BATCH, after_seq=after_seq)
+        size = 0
+        for count, op in enumerate(ops):
+            size += len(op.payload) + OP_ENVELOPE_BYTES
+            if size > PUSH_BYTES and count > 0:
+                ops = ops[:count]
+                break
         if not ops:
             return None, after_seq
-        body = msgpack_encoder.encode(PushRequest(protocol=PROTOCOL_VERSION, node_id=ops[0].node_id, ops=ops))
-        task = asyncio.ensure_future(self._request("POST", "/sync/v1/push", content=body))
-        return task, ops[-1].seq
+        request = PushRequest(protocol=PROTOCOL_VERSION, node_id=ops[0].node_id, ops=ops)
+        return msgpack_encoder.encode(request), ops[-1].seq
 
     def _record_push(self, reply: PushResponse) -> bool:
         node = self.node
