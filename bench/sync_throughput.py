@@ -72,6 +72,16 @@ def start_hq(db: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise SystemExit(f"HQ did not start; see {log}")
 
 
+def cpu_reference_s() -> float:
+    """Seconds for a fixed pure-Python loop: a yardstick to compare runs on VMs of varying speed."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    assert total > 0
+    return round(time.perf_counter() - t, 3)
+
+
 def queue_ops(node: Node, n: int, rng: random.Random) -> dict[str, int]:
     """A mix of ticket creates (25%), field edits (50%) and comments (25%)."""
     made: list[str] = []
@@ -155,6 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "catchup_s": round(t2 - t0, 3),
         "catchup_pulled_changes": pulled_back,
         "hq_db": "postgresql" if args.db and args.db.startswith("postgresql") else "sqlite",
+        "cpu_reference_s": cpu_reference_s(),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
 
