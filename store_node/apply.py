@@ -14,6 +14,7 @@ import msgspec
 
 from store_node import outbox
 from store_node.node import Node
+from store_node.replica import in_chunks
 from sync_protocol.entities import decode_entity
 from sync_protocol.messages import UPGRADE_REQUIRED, Change, OpResult, ReferenceItem
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
@@ -130,9 +131,7 @@ def drop_refused_records(conn: sqlite3.Connection, results: list[OpResult]) -> i
         if (r.status == "rejected" and r.code != UPGRADE_REQUIRED) or (r.status == "merged" and r.code == "superseded")
     ]
     dropped = 0
-    for start in range(0, len(seqs), 500):
-        chunk = seqs[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(seqs):
         ops = conn.execute(f"SELECT kind, record_id FROM outbox WHERE seq IN ({marks})", chunk).fetchall()
         for kind, record_id in ops:
             table = _RECORD_TABLES.get(kind)
@@ -144,9 +143,7 @@ def drop_refused_records(conn: sqlite3.Connection, results: list[OpResult]) -> i
 def _local_rows(conn: sqlite3.Connection, ticket_ids: list[str]) -> dict[str, sqlite3.Row]:
     """The replica's rows of ``ticket_ids``, in chunks of one ``SELECT ... IN`` each."""
     found: dict[str, sqlite3.Row] = {}
-    for start in range(0, len(ticket_ids), 500):
-        chunk = ticket_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(ticket_ids):
         for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk):
             found[row["id"]] = row
     return found

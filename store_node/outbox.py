@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import msgspec
 
 from store_node.node import Node
+from store_node.replica import in_chunks
 from sync_protocol.messages import UPGRADE_REQUIRED, OpResult
 from sync_protocol.ops import Op, Payload, encode_payload, kind_of, new_id
 
@@ -118,9 +119,7 @@ def pending_fields(conn: sqlite3.Connection, entity_ids: Iterable[str]) -> dict[
     """Per entity, the fields that have local edits HQ has not acknowledged yet."""
     ids = list(set(entity_ids))
     found: dict[str, set[str]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(ids):
         for entity_id, fields in conn.execute(
             f"SELECT entity_id, fields FROM outbox WHERE state = 'pending' AND fields != '' AND entity_id IN ({marks})",
             chunk,

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,15 @@ import sqlite_utils
 from store_node.migrations import apply_migrations
 
 DB_FILE = "replica.db"
+#: Most values bound in one ``IN (...)`` list (SQLite's limit is 32,766 since 3.32; older 999).
+IN_CHUNK = 500
+
+
+def in_chunks(values: Sequence[Any]) -> Iterator[tuple[list[Any], str]]:
+    """``values`` in chunks of :data:`IN_CHUNK`, each with its ``?,?,...`` placeholders."""
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = list(values[start : start + IN_CHUNK])
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def default_data_dir() -> Path:

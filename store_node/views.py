@@ -8,6 +8,7 @@ from typing import Any
 
 from store_node import outbox
 from store_node.node import Node
+from store_node.replica import in_chunks
 from store_node.ticket_actions import resolve_id
 from sync_protocol.tickets import STATUS_LABELS
 
@@ -22,11 +23,10 @@ def _sync_marks(node: Node, ticket_ids: list[str]) -> dict[str, tuple[str, list[
     marks: dict[str, tuple[str, list[dict[str, str]]]] = {}
     if not ticket_ids:
         return marks
-    for start in range(0, len(ticket_ids), 500):
-        chunk = ticket_ids[start : start + 500]
+    for chunk, places in in_chunks(ticket_ids):
         rows = node.replica.query(
             f"SELECT entity_id, state, code, reason FROM outbox WHERE state != 'acked'"
-            f" AND entity_id IN ({','.join('?' * len(chunk))}) ORDER BY seq",
+            f" AND entity_id IN ({places}) ORDER BY seq",
             tuple(chunk),
         )
         for row in rows:
