@@ -17,6 +17,11 @@ from sync_protocol.hlc import HybridClock
 from sync_protocol.ops import new_id
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+#: A store code begins every ticket number of the store (``SH012-000123``, ``SH012-2-000045``
+#: for its second PC), so it holds no ``-``: "SH012-2" would number like SH012's second PC.
+STORE_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,39}")
+#: Codes whose numbers HQ uses itself (``HQ-000001`` for tickets made at HQ).
+RESERVED_STORE_CODES = frozenset({"HQ"})
 MAX_CODE_LENGTH = 40
 MAX_NAME_LENGTH = 80
 
@@ -41,7 +46,11 @@ def enroll_store(
     db: Database, clock: HybridClock, code: str, *, name: str | None = None, region: str | None = None
 ) -> Enrollment:
     """Create the store ``code`` if needed (with ``name`` and ``region`` code) and a new node."""
-    code = _check_code("code", code)
+    code = code.strip()
+    if not STORE_CODE_PATTERN.fullmatch(code):
+        raise InvalidInput("invalid_store_code", field="code", limit=MAX_CODE_LENGTH)
+    if code.upper() in RESERVED_STORE_CODES:
+        raise InvalidInput("reserved_store_code", field="code", value=code)
     region_code = _check_code("region", region) if region else None
     name = (name or "").strip() or None
     if name is not None and len(name) > MAX_NAME_LENGTH:

@@ -84,6 +84,18 @@ class SeqGap(HqError):
         self.expected_seq = expected_seq
 
 
+class SeqReused(SeqGap):
+    """A seq at or below the high-water mark comes with another op than the one HQ stored for it:
+    the node's replica was restored from an older copy. Nothing was applied; the node numbers its
+    pending ops again from ``expected_seq``."""
+
+    code = "seq_reused"
+
+    def __init__(self, seq: int, expected_seq: int) -> None:
+        super().__init__(expected_seq)
+        self.params["seq"] = seq
+
+
 class PayloadTooLarge(HqError):
     """A push with more ops or bytes than the protocol allows."""
 

@@ -2,8 +2,10 @@
 
 Envelope checks (protocol, node, store, seq order, size) come first and refuse the whole batch.
 Then, under the change-log lock: ops at or below the node's high-water mark are duplicates and get
-the result stored the first time; the first new op must be ``high_water + 1`` (else
-:class:`~hq_server.errors.SeqGap`, nothing applied). The batch's tickets are loaded in one
+the result stored the first time, unless HQ stored another op under that seq (a replica restored
+from an older copy: :class:`~hq_server.errors.SeqReused`, nothing applied); the first new op must
+be ``high_water + 1`` (else :class:`~hq_server.errors.SeqGap`, nothing applied). A new ticket
+whose number another ticket already has takes the node's next number. The batch's tickets are loaded in one
 ``SELECT ... IN``, the ops applied in memory (:mod:`hq_server.ticket_rules`) and everything flushed
 with one ``executemany`` per table. An op kind HQ does not know stops the batch there
 (``upgrade_required``, not stored, high-water mark not advanced past it).
@@ -25,7 +27,7 @@ import msgspec
 
 from hq_server import nodes, reference, ticket_store
 from hq_server.db import Database
-from hq_server.errors import BadRequest, Forbidden, PayloadTooLarge, SeqGap, UnsupportedProtocol
+from hq_server.errors import BadRequest, Forbidden, PayloadTooLarge, SeqGap, SeqReused, UnsupportedProtocol
 from hq_server.nodes import Node
 from hq_server.schema import comments, ticket_history
 from hq_server.ticket_rules import (
@@ -53,6 +55,7 @@ from sync_protocol.ops import (
     decode_payload,
 )
 from sync_protocol.texts import field_label
+from sync_protocol.tickets import ticket_number
 from sync_protocol.version import MAX_PUSH_OPS, PROTOCOL_VERSION, SUPPORTED_VERSIONS
 
 log = logging.getLogger("storedesk.hq.push")
@@ -116,6 +119,10 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         if new and (new[0].op.seq != high_water + 1 or new[-1].op.seq - new[0].op.seq != len(new) - 1):
             raise SeqGap(high_water + 1)
         stored = nodes.stored_results(conn, node.id, [p.op.seq for p in prepared if p.op.seq <= high_water])
+        for p in prepared:
+            kept = stored.get(p.op.seq)
+            if kept is not None and kept.op_id != p.op.op_id:
+                raise SeqReused(p.op.seq, high_water + 1)
         batch = TicketBatch(
             tickets=ticket_store.load_tickets(conn, ticket_ids),
             type_codes=reference.ticket_type_codes(conn),
@@ -126,19 +133,20 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         fresh: list[tuple[OpResult, str, str]] = []
         touched: dict[str, None] = {}
         counter = state.ticket_counter
+        numbers = ticket_store.numbers_in_use(conn, _numbers(new))
         for item in prepared:
             op = item.op
             if op.seq <= high_water:
                 results.append(stored.get(op.seq) or _lost_result(op, lang))
             else:
+                if isinstance(item.payload, TicketCreate):
+                    item.payload, counter = _unique_number(item.payload, batch, numbers, node, counter)
                 result = _apply(batch, clock, node, item, lang)
                 results.append(result)
                 if result.code == UPGRADE_REQUIRED:
                     break
                 fresh.append((result, op.kind, op.entity_id))
                 high_water = op.seq
-                if isinstance(item.payload, TicketCreate):
-                    counter = max(counter, item.payload.counter)
             if item.payload is not None:
                 touched[item.payload.ticket_id] = None
         ticket_store.flush(conn, clock, batch)
@@ -150,7 +158,31 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         results=results,
         server_hlc=clock.now().encode(),
         entities=_snapshots(batch, touched, node.store_id),
+        ticket_counter=counter,
     )
+
+
+def _numbers(items: Sequence[_Prepared]) -> list[str]:
+    return [item.payload.number for item in items if isinstance(item.payload, TicketCreate)]
+
+
+def _unique_number(
+    p: TicketCreate, batch: TicketBatch, numbers: dict[str, str], node: Node, counter: int
+) -> tuple[TicketCreate, int]:
+    """``p`` with a number no other ticket has, and the node's ticket counter after it.
+
+    A replica restored from an older copy hands out numbers HQ has already seen; its new ticket
+    then takes the node's next number (the ack's snapshot tells the store). A ticket HQ already
+    has keeps the number it has.
+    """
+    counter = max(counter, p.counter)
+    holder = numbers.get(p.number, p.ticket_id)
+    if holder != p.ticket_id and p.ticket_id not in batch.tickets:
+        counter += 1
+        p = msgspec.structs.replace(p, number=ticket_number(node.store_code, node.node_no, counter), counter=counter)
+        log.warning("node %s: ticket %s renumbered %s (its number was taken)", node.id, p.ticket_id, p.number)
+    numbers[p.number] = p.ticket_id
+    return p, counter
 
 
 def _ids(items: Sequence[_Prepared], kind: type[TicketComment] | type[TicketStatus]) -> list[str]:

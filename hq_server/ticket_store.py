@@ -59,6 +59,17 @@ def existing_ids(conn: Connection, table: sa.Table, ids: Iterable[str]) -> set[s
     return found
 
 
+def numbers_in_use(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
+    """Which of ``numbers`` tickets already carry: number -> ticket id."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(numbers):
+        for number, ticket_id in conn.execute(
+            sa.select(tickets.c.number, tickets.c.id).where(tickets.c.number.in_(chunk))
+        ):
+            found[number] = ticket_id
+    return found
+
+
 def find_ticket(conn: Connection, key: str) -> TicketState | None:
     """A ticket by id or by number."""
     columns = [tickets.c[name] for name in STATE_COLUMNS]

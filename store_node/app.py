@@ -55,6 +55,14 @@ async def _routing_error(request: Request, exc: Exception) -> Response:
     return api.error_response(error, api.lang_of(request))
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: logged with its traceback, answered 500 in the JSON envelope; the node goes on."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    error = StoreNodeError(f"{type(exc).__name__}: {exc}", code="store_internal_error")
+    error.status = 500
+    return api.error_response(error, api.lang_of(request))
+
+
 def create_app(
     data_dir: Path,
     hq_url: str,
@@ -84,7 +92,7 @@ def create_app(
 
     app = Starlette(
         routes=[Route("/", home), *api.routes],
-        exception_handlers={StoreNodeError: _store_error, HTTPException: _routing_error},
+        exception_handlers={StoreNodeError: _store_error, HTTPException: _routing_error, Exception: _unexpected},
         lifespan=lifespan,
     )
     app.state.node = node

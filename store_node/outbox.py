@@ -110,9 +110,26 @@ def rewind(conn: sqlite3.Connection, after_seq: int) -> int:
     return cursor.rowcount
 
 
-def oldest_retained_seq(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT min(seq) FROM outbox").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+def renumber_pending(conn: sqlite3.Connection, first_seq: int) -> int:
+    """Give the pending ops new seqs from ``first_seq`` (or the next unused seq, if higher), in
+    their order; returns the next seq after them.
+
+    For a replica restored from an older copy, whose seqs HQ has already seen for other ops.
+    Re-sending an op HQ already has is harmless: every payload is an upsert on its own id or a
+    per-field write HQ merges by HLC.
+    """
+    seqs = [row[0] for row in conn.execute("SELECT seq FROM outbox WHERE state = 'pending' ORDER BY seq")]
+    top = int(conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0])
+    seq = max(first_seq, top + 1)
+    for old in seqs:
+        conn.execute("UPDATE outbox SET seq = ? WHERE seq = ?", (seq, old))
+        seq += 1
+    return seq
+
+
+def holds(conn: sqlite3.Connection, seq: int) -> bool:
+    """Whether the op ``seq`` is still in the outbox (in any state)."""
+    return conn.execute("SELECT 1 FROM outbox WHERE seq = ?", (seq,)).fetchone() is not None
 
 
 def pending_fields(conn: sqlite3.Connection, entity_ids: Iterable[str]) -> dict[str, set[str]]:

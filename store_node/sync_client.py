@@ -12,11 +12,12 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import httpx
 
 from store_node import apply, outbox
-from store_node.errors import PermanentSyncError, SyncError, TransientSyncError
+from store_node.errors import IdentityMismatch, PermanentSyncError, SyncError, TransientSyncError
 from store_node.node import Node
 from sync_protocol.messages import (
     UPGRADE_REQUIRED,
@@ -32,6 +33,7 @@ from sync_protocol.messages import (
     push_response_decoder,
     wait_response_decoder,
 )
+from sync_protocol.texts import DEFAULT_LANG, text
 from sync_protocol.version import MAX_PUSH_BYTES, MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 log = logging.getLogger("storedesk.sync")
@@ -66,6 +68,7 @@ class SyncClient:
             transport=transport,
         )
         self._failures = 0
+        self._greeted = False
         self._push_blocked_until = 0.0
         self._last_prune = 0.0
 
@@ -76,22 +79,34 @@ class SyncClient:
         while True:
             try:
                 await self.sync_once()
-                self._record_success()
+                self._bookkeep(self._record_success)
                 await self._wait_for_news()
+                self._failures = 0  # only now: a long-poll that keeps failing must back off too
             except asyncio.CancelledError:
                 raise
             except SyncError as exc:
-                self._record_error(exc)
+                self._bookkeep(self._record_error, exc)
                 await self._sleep_or_local_write(self._backoff(exc))
             except Exception as exc:  # a bug must not kill syncing for good
                 log.exception("sync failed unexpectedly")
-                self._record_error(SyncError(f"{type(exc).__name__}: {exc}", code="internal"))
+                self._bookkeep(self._record_error, SyncError(f"{type(exc).__name__}: {exc}", code="internal"))
                 await self._sleep_or_local_write(self._backoff(None))
 
     async def sync_once(self) -> None:
-        """One round: identity, push everything pending, pull until up to date."""
-        if not self.node.enrolled:
-            self.node.adopt(await self.hello())
+        """One round: identity, push everything pending, pull until up to date.
+
+        The first round of every start greets HQ, also when the replica knows its identity: a
+        replica restored from an older copy lifts its seq and ticket counter to HQ's before it
+        pushes, and a replica kept beside a re-issued token is stopped before it pushes at all.
+        """
+        if not self._greeted:
+            hello = await self.hello()
+            try:
+                self.node.adopt(hello)
+            except IdentityMismatch as exc:
+                message = text(exc.code, DEFAULT_LANG, **exc.params)
+                raise PermanentSyncError(message, code=exc.code) from exc
+            self._greeted = True
         self.node.local_write.clear()
         push_error: SyncError | None = None
         try:
@@ -149,7 +164,7 @@ class SyncClient:
                 response = await sending
                 sending = None
                 if response.status_code == 409:
-                    self._handle_gap(response)
+                    self._handle_conflict(response)
                     sending, sent_upto = self._send_next(after_seq=0)
                     continue
                 reply = push_response_decoder.decode(response.content)
@@ -195,20 +210,34 @@ class SyncClient:
         with node.replica.tx() as conn:
             complete = outbox.record_results(conn, reply.results, node.wall_ms())
             apply.drop_refused_records(conn, reply.results)
-            node.replica.set(acked_seq=max(node.replica.get_int("acked_seq"), reply.high_water))
+            node.replica.set(
+                acked_seq=max(node.replica.get_int("acked_seq"), reply.high_water),
+                ticket_counter=max(node.replica.get_int("ticket_counter"), reply.ticket_counter),
+            )
             apply.apply_changes(node, conn, reply.entities)
             node.persist_clock()
         return complete
 
-    def _handle_gap(self, response: httpx.Response) -> None:
+    def _handle_conflict(self, response: httpx.Response) -> None:
+        """HQ refused a push with 409: a seq gap, or seqs HQ has seen with other ops."""
         detail = error_decoder.decode(response.content).error
         expected = detail.expected_seq or 0
+        if detail.code == "seq_reused" and expected:
+            replica = self.node.replica
+            with replica.tx() as conn:
+                next_seq = max(outbox.renumber_pending(conn, expected), replica.get_int("next_seq", 1))
+                replica.set(next_seq=next_seq, acked_seq=max(replica.get_int("acked_seq"), expected - 1))
+            log.warning("HQ has seen our seqs before (replica restored from a copy?): renumbered from %s", expected)
+            return
         with self.node.replica.tx() as conn:
-            if expected and outbox.oldest_retained_seq(conn) <= expected:
+            # Only when the op HQ expects is still held, and going back re-queues something:
+            # otherwise the same batch would be refused again at once, for ever.
+            if expected and outbox.holds(conn, expected):
                 resent = outbox.rewind(conn, expected - 1)
-                self.node.replica.set(acked_seq=expected - 1)
-                log.warning("HQ expects seq %s: re-sending %s ops it lost", expected, resent)
-                return
+                if resent:
+                    self.node.replica.set(acked_seq=expected - 1)
+                    log.warning("HQ expects seq %s: re-sending %s ops it lost", expected, resent)
+                    return
         raise PermanentSyncError(f"HQ expects op {expected}, which this node no longer holds", code="seq_gap")
 
     async def pull_all(self) -> int:
@@ -274,8 +303,16 @@ class SyncClient:
             base = BACKOFF_MAX_S
         return base / 2 + random.uniform(0, base / 2)
 
+    @staticmethod
+    def _bookkeep(record: Callable[..., None], *args: object) -> None:
+        """Record the sync state; a replica that cannot take it now (disk full, locked) must not
+        end the loop, which retries after its backoff."""
+        try:
+            record(*args)
+        except Exception:
+            log.exception("could not record the sync state")
+
     def _record_success(self) -> None:
-        self._failures = 0
         self.node.replica.set(online=1, last_success_at=self.node.wall_ms())
 
     def _record_error(self, exc: SyncError) -> None:

@@ -87,6 +87,8 @@ class PushResponse(msgspec.Struct, kw_only=True):
     #: Current HQ state of every entity the pushed ops touched, as of this answer
     #: (``pos`` is 0: these are not log entries). The store merges them when it acks.
     entities: list[Change] = []
+    #: The node's ticket counter at HQ after this push: the store numbers its next ticket above it.
+    ticket_counter: int = 0
 
 
 class PullResponse(msgspec.Struct, kw_only=True):

@@ -12,6 +12,10 @@ LANGS = ("zh", "en")
 TEXTS: dict[str, dict[str, str]] = {
     "required": {"zh": "{field}为必填项", "en": "{field} is required"},
     "too_long": {"zh": "{field}过长", "en": "{field} is too long"},
+    "invalid_text": {
+        "zh": "{field}含有无法保存的字符",
+        "en": "{field} holds characters that cannot be stored",
+    },
     "invalid_type": {"zh": "{field}格式不正确", "en": "{field} has the wrong type"},
     "invalid_choice": {"zh": "{field}的取值无效", "en": "{field} has an invalid value"},
     "unknown_field": {"zh": "未知字段 {field}", "en": "unknown field {field}"},
@@ -81,6 +85,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "操作序号不连续：总部需要从第 {expected_seq} 号开始，本批未处理",
         "en": "operations are out of sequence: HQ expects seq {expected_seq}; nothing was applied",
     },
+    "seq_reused": {
+        "zh": "操作序号 {seq} 已被另一操作使用（门店数据可能从旧备份恢复）：本批未处理，"
+        "门店将从第 {expected_seq} 号起重新编号后再发",
+        "en": "seq {seq} was used by another operation (the store's data may come from an old backup):"
+        " nothing was applied; the store numbers its operations again from {expected_seq}",
+    },
     "seq_order": {
         "zh": "一批操作的序号必须递增且大于 0",
         "en": "the operations of a push must have increasing seqs above 0",
@@ -88,6 +98,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "unsupported_protocol": {
         "zh": "不支持的同步协议版本 {value}（总部支持 {supported}），请升级门店软件",
         "en": "unsupported sync protocol {value} (HQ supports {supported}); upgrade the store software",
+    },
+    "store_internal_error": {
+        "zh": "本机程序出错，请稍后重试；反复出现请联系总部 IT",
+        "en": "this store PC's program had an error; try again, and tell HQ IT if it keeps happening",
     },
     "internal_error": {
         "zh": "总部服务器内部错误，请稍后重试",
@@ -118,6 +132,15 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "product_not_found": {"zh": "找不到商品 {value}", "en": "no product {value}"},
     "file_unreadable": {"zh": "无法读取文件：{detail}", "en": "cannot read the file: {detail}"},
+    "invalid_store_code": {
+        "zh": "门店编码只能包含字母、数字和 _（不能有 -，工单号用它分隔），最长 {limit} 个字符",
+        "en": "a store code may hold only letters, digits and _ (no -, which separates ticket numbers),"
+        " at most {limit} characters",
+    },
+    "reserved_store_code": {
+        "zh": "{value} 是总部保留的编码，不能用作门店编码",
+        "en": "{value} is reserved by HQ and cannot be a store code",
+    },
     "invalid_code": {
         "zh": "{field}只能包含字母、数字、- 和 _，最长 {limit} 个字符",
         "en": "{field} may hold only letters, digits, - and _, at most {limit} characters",

@@ -12,6 +12,7 @@ Field ownership (DESIGN.md, "Data ownership"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -160,10 +161,17 @@ class HistoryEntry(msgspec.Struct, kw_only=True):
     hlc: str
 
 
+#: Characters no database column takes: NUL (PostgreSQL text refuses it) and unpaired UTF-16
+#: surrogates (not encodable as UTF-8), which a JSON body can still carry as ``\u0000``/``\ud800``.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def validate_text(field: str, value: object, *, required: bool = False) -> str:
     """Check a text field's type and length; returns it stripped of outer whitespace."""
     if not isinstance(value, str):
         raise InvalidField(field, f"{field} must be text", code="invalid_type")
+    if _UNSTORABLE.search(value):
+        raise InvalidField(field, f"{field} holds a NUL or an unpaired surrogate", code="invalid_text")
     text = value.strip()
     if required and not text:
         raise InvalidField(field, f"{field} is required", code="required")

@@ -80,12 +80,16 @@ class Line(httpx.AsyncBaseTransport):
     def __init__(self, app: ASGIApp) -> None:
         self.hq = httpx.ASGITransport(app=app)
         self.up = True
+        #: Paths answered 502 as by a proxy that cuts them (``/sync/v1/wait``, say).
+        self.broken: set[str] = set()
         self.paths: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.paths.append(request.url.path)
         if not self.up:
             raise httpx.ConnectError("the store's line is down", request=request)
+        if request.url.path in self.broken:
+            return httpx.Response(502, text="<html>Bad Gateway</html>", request=request)
         return await self.hq.handle_async_request(request)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from store_node import views
 from store_node.app import create_app
 from store_node.node import Node
 from tests.store.helpers import fake_hello
@@ -230,3 +231,27 @@ def test_chinese_messages_name_the_field_by_its_chinese_label(api: TestClient) -
 def test_unknown_api_paths_and_methods_answer_the_json_error_envelope(api: TestClient) -> None:
     assert error_of(api.get("/api/v1/no-such-thing"), 404)["code"]
     assert error_of(api.delete("/api/v1/tickets"), 405)["code"]
+
+
+@pytest.mark.parametrize("title", ["收银机\u0000故障", "收银机\ud800故障"])
+def test_text_no_database_can_store_is_refused_with_400_naming_the_field(api: TestClient, title: str) -> None:
+    body = json.dumps({"type": "equipment", "title": title})  # ASCII JSON: \u0000 and \ud800 as escapes
+    error = error_of(api.post("/api/v1/tickets", content=body, headers={"content-type": "application/json"}), 400)
+    assert (error["code"], error["field"]) == ("invalid_text", "title")
+    assert error["message"] == "标题含有无法保存的字符"
+    assert api.get("/api/v1/tickets").json()["items"] == []
+
+
+def test_an_unexpected_error_answers_500_in_the_json_envelope(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app(data_dir, "http://127.0.0.1:9", "token", start_sync=False)
+    app.state.node.adopt(fake_hello())
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views, "list_tickets", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        error = error_of(client.get("/api/v1/tickets"), 500)
+        assert error["code"] == "store_internal_error"
+        assert "本机程序出错" in error["message"]
+        assert client.get("/api/v1/sync/status").status_code == 200
