@@ -99,6 +99,7 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
 
 
 def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: int) -> None:
+    _move_aside_numbers(conn, states)
     held = outbox.pending_fields(conn, (s.id for s in states))
     local = _local_rows(conn, list(held))
     rows: list[dict[str, Any]] = []
@@ -112,6 +113,19 @@ def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: in
                 row[field] = mine[field]
         rows.append(row)
     conn.executemany(_UPSERT_TICKET, rows)
+
+
+def _move_aside_numbers(conn: sqlite3.Connection, states: list[TicketState]) -> None:
+    """HQ's number wins: a local ticket holding the number of an incoming other ticket (made on a
+    replica restored from an older copy, its create not yet answered) takes a provisional
+    ``NUMBER#id`` until its own ack brings the number HQ gave it."""
+    incoming = {state.number: state.id for state in states}
+    numbers = list(incoming)
+    for chunk, marks in in_chunks(numbers):
+        rows = conn.execute(f"SELECT id, number FROM tickets WHERE number IN ({marks})", chunk).fetchall()
+        for ticket_id, number in rows:
+            if incoming[number] != ticket_id:
+                conn.execute("UPDATE tickets SET number = ? WHERE id = ?", (f"{number}#{ticket_id[-8:]}", ticket_id))
 
 
 #: The local row an op made, by kind, for the ops whose row HQ may refuse to keep.

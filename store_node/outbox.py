@@ -111,18 +111,20 @@ def rewind(conn: sqlite3.Connection, after_seq: int) -> int:
 
 
 def renumber_pending(conn: sqlite3.Connection, first_seq: int) -> int:
-    """Give the pending ops new seqs from ``first_seq`` (or the next unused seq, if higher), in
-    their order; returns the next seq after them.
+    """Give the pending ops the seqs ``first_seq, first_seq + 1, ...`` in their order (above any
+    answered op, should one hold ``first_seq``); returns the next seq after them.
 
     For a replica restored from an older copy, whose seqs HQ has already seen for other ops.
     Re-sending an op HQ already has is harmless: every payload is an upsert on its own id or a
     per-field write HQ merges by HLC.
     """
     seqs = [row[0] for row in conn.execute("SELECT seq FROM outbox WHERE state = 'pending' ORDER BY seq")]
-    top = int(conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0])
-    seq = max(first_seq, top + 1)
+    # Parked on negative seqs first, so no new seq collides with a pending op not yet moved.
+    conn.execute("UPDATE outbox SET seq = -seq WHERE state = 'pending'")
+    answered = int(conn.execute("SELECT coalesce(max(seq), 0) FROM outbox WHERE state != 'pending'").fetchone()[0])
+    seq = max(first_seq, answered + 1)
     for old in seqs:
-        conn.execute("UPDATE outbox SET seq = ? WHERE seq = ?", (seq, old))
+        conn.execute("UPDATE outbox SET seq = ? WHERE seq = ?", (seq, -old))
         seq += 1
     return seq
 

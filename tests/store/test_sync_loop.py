@@ -198,3 +198,54 @@ def test_tickets_made_on_a_restored_replica_before_it_reaches_hq_arrive_with_fre
     # The next ticket is numbered above everything HQ has handed out.
     assert ticket_actions.create_ticket(store.node, {"type": "quality", "title": "再下一张"})
     assert store.node.replica.one("SELECT max(number) FROM tickets")[0] == "SH001-000005"
+
+
+def restore_older_copy(store: Store, tmp_path: Path, *, newer_tickets: int) -> None:
+    """Sync ``newer_tickets`` more tickets after a backup, then put the backup back in place."""
+    copy = tmp_path / "backup.db"
+    with sqlite3.connect(store.data_dir / DB_FILE) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    for i in range(newer_tickets):
+        new_ticket(store.node, f"备份之后 {i}")
+    store.sync()
+    store.node.close()
+    for old in store.data_dir.glob(DB_FILE + "*"):
+        old.unlink()
+    copy.rename(store.data_dir / DB_FILE)
+    store.node = Node(store.data_dir)
+
+
+def test_restored_replica_whose_push_fails_once_still_converges_without_clashing_numbers(
+    tmp_path: Path, make_store: StoreFactory
+) -> None:
+    store = make_store("SH001")
+    store.sync()
+    new_ticket(store.node, "第一张")
+    store.sync()
+    restore_older_copy(store, tmp_path, newer_tickets=2)  # HQ has SH001-000001..3, seqs 1..3
+
+    first = ticket_actions.create_ticket(store.node, {"type": "quality", "title": "恢复后 A"})  # seq 2, -000002
+    store.line.broken.add("/sync/v1/push")
+    with pytest.raises(sync_client.TransientSyncError):
+        store.sync()  # greeted (counter lifted to 3) and pulled HQ's own SH001-000002; push failed
+    second = ticket_actions.create_ticket(store.node, {"type": "quality", "title": "恢复后 B"})  # seq 4, -000004
+    store.line.broken.clear()
+    store.sync()
+
+    assert outbox.count(store.node) == 0
+    local = dict(store.node.replica.query("SELECT id, number FROM tickets"))
+    assert (local[first], local[second]) == ("SH001-000004", "SH001-000005")
+    assert store.hq.ticket(first)["number"] == "SH001-000004"
+    assert store.hq.ticket(second)["number"] == "SH001-000005"
+    assert sorted(local.values()) == [f"SH001-00000{i}" for i in range(1, 6)]
+    assert store.seen_by_hq().high_water == 5
+
+
+def test_renumbering_gives_pending_ops_consecutive_seqs_from_the_expected_one(node: Node) -> None:
+    for i in range(4):
+        new_ticket(node, f"工单 {i}")
+    with node.replica.tx() as conn:
+        conn.execute("UPDATE outbox SET state = 'acked' WHERE seq = 1")
+        conn.execute("DELETE FROM outbox WHERE seq = 3")  # pending: 2 and 4
+        assert outbox.renumber_pending(conn, 4) == 6
+    assert [(r["seq"], r["state"]) for r in outbox_rows(node)] == [(1, "acked"), (4, "pending"), (5, "pending")]
