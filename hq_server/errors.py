@@ -22,6 +22,7 @@ always reads the same. Protocol errors from :mod:`sync_protocol` (``InvalidField
 from __future__ import annotations
 
 from sync_protocol.errors import InvalidField
+from sync_protocol.messages import SEQ_REUSED
 
 
 class HqError(Exception):
@@ -89,7 +90,7 @@ class SeqReused(SeqGap):
     the node's replica was restored from an older copy. Nothing was applied; the node numbers its
     pending ops again from ``expected_seq``."""
 
-    code = "seq_reused"
+    code = SEQ_REUSED
 
     def __init__(self, seq: int, expected_seq: int) -> None:
         super().__init__(expected_seq)

@@ -16,7 +16,7 @@ from store_node import outbox
 from store_node.node import Node
 from store_node.replica import in_chunks
 from sync_protocol.entities import decode_entity
-from sync_protocol.messages import UPGRADE_REQUIRED, Change, OpResult, ReferenceItem
+from sync_protocol.messages import Change, OpResult, ReferenceItem
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
 TICKET_COLUMNS = (
@@ -142,7 +142,7 @@ def drop_refused_records(conn: sqlite3.Connection, results: list[OpResult]) -> i
     seqs = [
         r.seq
         for r in results
-        if (r.status == "rejected" and r.code != UPGRADE_REQUIRED) or (r.status == "merged" and r.code == "superseded")
+        if (r.status == "rejected" and not r.awaits_upgrade) or (r.status == "merged" and r.code == "superseded")
     ]
     dropped = 0
     for chunk, marks in in_chunks(seqs):

@@ -13,7 +13,7 @@ import msgspec
 
 from store_node.node import Node
 from store_node.replica import in_chunks
-from sync_protocol.messages import UPGRADE_REQUIRED, OpResult
+from sync_protocol.messages import OpResult
 from sync_protocol.ops import Op, Payload, encode_payload, kind_of, new_id
 
 PENDING, ACKED, REJECTED = "pending", "acked", "rejected"
@@ -85,7 +85,7 @@ def record_results(conn: sqlite3.Connection, results: list[OpResult], now_ms: in
     rejected: list[tuple[str, str, int, int]] = []
     upgrade = False
     for result in results:
-        if result.status == "rejected" and result.code == UPGRADE_REQUIRED:
+        if result.awaits_upgrade:
             upgrade = True
             break
         if result.status == "rejected":

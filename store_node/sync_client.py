@@ -20,7 +20,7 @@ from store_node import apply, outbox
 from store_node.errors import IdentityMismatch, PermanentSyncError, SyncError, TransientSyncError
 from store_node.node import Node
 from sync_protocol.messages import (
-    UPGRADE_REQUIRED,
+    SEQ_REUSED,
     Hello,
     PullResponse,
     PushRequest,
@@ -168,7 +168,7 @@ class SyncClient:
                     sending, sent_upto = self._send_next(after_seq=0)
                     continue
                 reply = push_response_decoder.decode(response.content)
-                if not any(r.status == "rejected" and r.code == UPGRADE_REQUIRED for r in reply.results):
+                if not any(r.awaits_upgrade for r in reply.results):
                     sending, sent_upto = self._send_next(after_seq=sent_upto)
                 # In a worker thread, so the event loop sends the next batch meanwhile.
                 if not await asyncio.to_thread(self._record_push, reply):
@@ -222,7 +222,7 @@ class SyncClient:
         """HQ refused a push with 409: a seq gap, or seqs HQ has seen with other ops."""
         detail = error_decoder.decode(response.content).error
         expected = detail.expected_seq or 0
-        if detail.code == "seq_reused" and expected:
+        if detail.code == SEQ_REUSED and expected:
             replica = self.node.replica
             with replica.tx() as conn:
                 next_seq = max(outbox.renumber_pending(conn, expected), replica.get_int("next_seq", 1))

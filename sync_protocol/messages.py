@@ -27,6 +27,8 @@ OpStatus = Literal["applied", "merged", "rejected"]
 #: The one rejection that does not advance the high-water mark: the op stays in the outbox until
 #: HQ is upgraded.
 UPGRADE_REQUIRED = "upgrade_required"
+#: The 409 code of a push whose seqs HQ has already seen with other ops.
+SEQ_REUSED = "seq_reused"
 
 
 class Hello(msgspec.Struct, kw_only=True):
@@ -62,6 +64,11 @@ class OpResult(msgspec.Struct, kw_only=True):
     hlc: str = ""
     #: The fields (for ``ticket.set``) that lost to a later write.
     superseded: list[str] = []
+
+    @property
+    def awaits_upgrade(self) -> bool:
+        """HQ is too old for the op: it stays pending and so do the ops behind it."""
+        return self.status == "rejected" and self.code == UPGRADE_REQUIRED
 
 
 class Change(msgspec.Struct, kw_only=True):
