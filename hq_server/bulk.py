@@ -9,6 +9,7 @@ values the driver takes directly (str, int, float, bool, bytes, None; JSON alrea
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +49,11 @@ def _execute(conn: Connection, sql: str, positions: tuple[str, ...] | None, rows
     if positions is None:
         conn.exec_driver_sql(sql, list(rows))
     else:
-        conn.exec_driver_sql(sql, [tuple(row[k] for k in positions) for row in rows])
+        values = operator.itemgetter(*positions)
+        if len(positions) == 1:
+            conn.exec_driver_sql(sql, [(values(row),) for row in rows])
+        else:
+            conn.exec_driver_sql(sql, [values(row) for row in rows])
 
 
 def insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:

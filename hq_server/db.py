@@ -115,6 +115,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA cache_size = -65536")
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

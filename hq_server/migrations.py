@@ -19,19 +19,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import reference
+from hq_server import nodes, reference
 from hq_server.db import Database
 from hq_server.schema import metadata, schema_migrations
 from sync_protocol.hlc import HybridClock
+from sync_protocol.messages import OpResult
 from sync_protocol.tickets import DEFAULT_TICKET_TYPES
+from sync_protocol.version import MAX_HLC_LENGTH, MAX_ID_LENGTH
 
 MigrationFn = Callable[[Connection, HybridClock], None]
 
 
-#: The tables version 1 made (each still as :mod:`hq_server.schema` defines it).
+#: The tables version 1 made that :mod:`hq_server.schema` still defines as they were.
 _VERSION_1_TABLES = (
     "meta",
     "regions",
@@ -42,8 +45,27 @@ _VERSION_1_TABLES = (
     "tickets",
     "comments",
     "ticket_history",
-    "op_results",
     "changes",
+)
+
+#: Tables as an earlier version made them, frozen here when a later migration changed or dropped them.
+_frozen = sa.MetaData()
+
+#: Version 1 kept one row per op answered (replaced by ``push_results`` in version 4).
+_op_results_v1 = sa.Table(
+    "op_results",
+    _frozen,
+    sa.Column("node_id", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("op_id", sa.String(MAX_ID_LENGTH), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("code", sa.String(40), nullable=False, server_default=""),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("hlc", sa.String(MAX_HLC_LENGTH), nullable=False),
+    sa.Column("superseded", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
 
@@ -53,6 +75,7 @@ def _create(conn: Connection, *names: str) -> None:
 
 def _initial_schema(conn: Connection, clock: HybridClock) -> None:
     _create(conn, *_VERSION_1_TABLES)
+    _op_results_v1.create(conn)
 
 
 def _products(conn: Connection, clock: HybridClock) -> None:
@@ -74,10 +97,47 @@ def _default_reference_data(conn: Connection, clock: HybridClock) -> None:
         )
 
 
+def _push_results(conn: Connection, clock: HybridClock) -> None:
+    """One row per pushed batch instead of one per op (a thousand inserts were a tenth of a push).
+
+    Each kept per-op row becomes a batch of one, so duplicates of old ops still get their answers.
+    """
+    _create(conn, "push_results")
+    c = _op_results_v1.c
+    rows = conn.execute(
+        sa.select(
+            c.node_id,
+            c.seq,
+            c.op_id,
+            c.kind,
+            c.entity_id,
+            c.status,
+            c.code,
+            c.reason,
+            c.hlc,
+            c.superseded,
+            c.created_at,
+        )
+    )
+    for node_id, seq, op_id, kind, entity_id, status, code, reason, hlc, superseded, created_at in rows:
+        result = OpResult(
+            seq=seq,
+            op_id=op_id,
+            status=status,
+            code=code,
+            reason=reason,
+            hlc=hlc,
+            superseded=msgspec.json.decode(superseded, type=list[str]),
+        )
+        nodes.store_results(conn, node_id, [nodes.KeptResult(result, kind, entity_id)], created_at)
+    _op_results_v1.drop(conn)
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
     (3, "products", _products),
+    (4, "push_results", _push_results),
 ]
 
 

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import bulk
-from hq_server.schema import nodes, op_results, stores
+from hq_server.schema import nodes, push_results, stores
 from sync_protocol.messages import OpResult
 
 
@@ -127,48 +127,44 @@ def touch(conn: Connection, node_id: str, now_ms: int) -> None:
     conn.execute(nodes.update().where(nodes.c.id == node_id).values(last_seen_at=now_ms))
 
 
+class KeptResult(msgspec.Struct, array_like=True):
+    """An op's answer as HQ keeps it, with what the op was about (for reports and diagnostics)."""
+
+    result: OpResult
+    kind: str
+    entity_id: str
+
+
+_kept_encoder = msgspec.msgpack.Encoder()
+_kept_decoder = msgspec.msgpack.Decoder(list[KeptResult])
+
+
 def stored_results(conn: Connection, node_id: str, seqs: Iterable[int]) -> dict[int, OpResult]:
     """The results HQ stored for these seqs of a node (duplicates get them again)."""
     wanted = set(seqs)
     if not wanted:
         return {}
-    c = op_results.c
-    query = sa.select(c.seq, c.op_id, c.status, c.code, c.reason, c.hlc, c.superseded).where(
-        c.node_id == node_id, c.seq >= min(wanted), c.seq <= max(wanted)
-    )
+    c = push_results.c
+    query = sa.select(c.results).where(c.node_id == node_id, c.last_seq >= min(wanted), c.first_seq <= max(wanted))
     found: dict[int, OpResult] = {}
-    for seq, op_id, status, code, reason, hlc, superseded in conn.execute(query):
-        if seq in wanted:
-            found[int(seq)] = OpResult(
-                seq=int(seq),
-                op_id=op_id,
-                status=status,
-                code=code,
-                reason=reason,
-                hlc=hlc,
-                superseded=superseded,
-            )
+    for (data,) in conn.execute(query):
+        for kept in _kept_decoder.decode(data):
+            if kept.result.seq in wanted:
+                found[kept.result.seq] = kept.result
     return found
 
 
-def store_results(conn: Connection, node_id: str, results: list[tuple[OpResult, str, str]], now_ms: int) -> None:
-    """Keep the results of newly processed ops: ``(result, kind, entity_id)`` each."""
+def store_results(conn: Connection, node_id: str, results: list[KeptResult], now_ms: int) -> None:
+    """Keep the results of a batch's newly processed ops (consecutive seqs) as one row."""
     if not results:
         return
-    rows = [
-        {
-            "node_id": node_id,
-            "seq": r.seq,
-            "op_id": r.op_id,
-            "kind": kind,
-            "entity_id": entity_id,
-            "status": r.status,
-            "code": r.code,
-            "reason": r.reason,
-            "hlc": r.hlc,
-            "superseded": bulk.json_text(r.superseded),
-            "created_at": now_ms,
-        }
-        for r, kind, entity_id in results
-    ]
-    bulk.insert_many(conn, op_results, rows)
+    conn.execute(
+        push_results.insert().values(
+            node_id=node_id,
+            first_seq=results[0].result.seq,
+            last_seq=results[-1].result.seq,
+            results=_kept_encoder.encode(results),
+            rejected=sum(1 for kept in results if kept.result.status == "rejected"),
+            created_at=now_ms,
+        )
+    )

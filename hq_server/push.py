@@ -130,7 +130,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
             known_event_ids=ticket_store.existing_ids(conn, ticket_history, _ids(new, TicketStatus)),
         )
         results: list[OpResult] = []
-        fresh: list[tuple[OpResult, str, str]] = []
+        fresh: list[nodes.KeptResult] = []
         touched: dict[str, None] = {}
         counter = state.ticket_counter
         numbers = ticket_store.numbers_in_use(conn, _numbers(new))
@@ -145,7 +145,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                 results.append(result)
                 if result.code == UPGRADE_REQUIRED:
                     break
-                fresh.append((result, op.kind, op.entity_id))
+                fresh.append(nodes.KeptResult(result, op.kind, op.entity_id))
                 high_water = op.seq
             if item.payload is not None:
                 touched[item.payload.ticket_id] = None
@@ -259,6 +259,7 @@ def _snapshots(batch: TicketBatch, touched: dict[str, None], store_id: str) -> l
     for ticket_id in touched:
         ticket = batch.tickets.get(ticket_id)
         if ticket is not None and ticket.store_id == store_id:
-            data = msgspec.Raw(encode_entity(ticket))
+            encoded = batch.encoded.get(ticket_id)
+            data = msgspec.Raw(encoded if encoded is not None else encode_entity(ticket))
             found.append(Change(pos=0, entity="ticket", entity_id=ticket.id, hlc=ticket.hlc, data=data))
     return found

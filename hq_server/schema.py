@@ -204,20 +204,18 @@ ticket_history = sa.Table(
     sa.Index("ix_ticket_history_ticket", "ticket_id", "hlc"),
 )
 
-op_results = sa.Table(
-    "op_results",
+push_results = sa.Table(
+    "push_results",
     metadata,
+    # The answers to one pushed batch of a node (ops first_seq..last_seq, consecutive), kept so a
+    # batch sent again gets the same answers: msgpack of list[sync_protocol.messages.KeptResult].
     sa.Column("node_id", sa.String(ID), sa.ForeignKey("nodes.id"), primary_key=True),
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("op_id", sa.String(ID), nullable=False),
-    sa.Column("kind", sa.String(CODE), nullable=False),
-    sa.Column("entity_id", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),
-    sa.Column("code", sa.String(CODE), nullable=False, server_default=""),
-    sa.Column("reason", sa.Text, nullable=False, server_default=""),
-    sa.Column("hlc", sa.String(HLC), nullable=False),
-    sa.Column("superseded", JsonText, nullable=False),
+    sa.Column("first_seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("results", sa.LargeBinary, nullable=False),
+    sa.Column("rejected", sa.Integer, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_push_results_node_last", "node_id", "last_seq"),
 )
 
 changes = sa.Table(

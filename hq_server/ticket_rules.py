@@ -67,6 +67,8 @@ class TicketBatch:
     history: list[HistoryEntry] = dataclasses.field(default_factory=list)
     #: The node that made a record (ticket, comment or history id -> node id).
     origins: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Changed tickets as encoded by the flush (ticket id -> snapshot), for the push's answer.
+    encoded: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
     def mark(self, ticket: TicketState, hlc: str) -> None:
         """Record that ``ticket`` changed at ``hlc``."""
