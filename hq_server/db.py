@@ -12,6 +12,8 @@ become visible in the order they were taken and a reader can never skip one that
 from __future__ import annotations
 
 import contextlib
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +26,16 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from hq_server import changelog
 from hq_server.errors import ConfigError, Unavailable
 
+log = logging.getLogger("storedesk.hq.db")
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: A writer checkpoints by itself only when the WAL has grown this many pages (about 80 MB) because
+#: the checkpoint thread fell behind; normally that thread keeps it far smaller.
+BACKSTOP_CHECKPOINT_PAGES = 20_000
+#: Size the WAL file is cut back to after it has been reset.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: Least time between two background checkpoints.
+CHECKPOINT_INTERVAL_S = 1.0
 _IMMEDIATE = "storedesk_immediate"
 
 
@@ -64,6 +75,9 @@ class Database:
             threading.Lock() if self.is_sqlite else contextlib.nullcontext()
         )
         self._after_commit: list[Callable[[], None]] = []
+        self._checkpointer = _Checkpointer(str(self.url.database)) if self.is_sqlite else None
+        if self._checkpointer is not None:
+            self._after_commit.append(self._checkpointer.poke)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (in the writer's thread) after every committed write transaction."""
@@ -90,7 +104,62 @@ class Database:
             yield conn
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
+
+
+class _Checkpointer:
+    """Copies SQLite's WAL back into the database file in a thread of its own.
+
+    A checkpoint writes and fsyncs the database file; run by the committing writer (SQLite's
+    default, every 1,000 pages) it made almost every 1,000-op push wait for one. Here the writer
+    only pokes; a passive checkpoint, which never blocks readers or writers, runs at most once per
+    :data:`CHECKPOINT_INTERVAL_S` on a connection of its own.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._due = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def poke(self) -> None:
+        """Ask for a checkpoint soon (after a commit)."""
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+                self._thread.start()
+        self._due.set()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            thread = self._thread
+        self._due.set()
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            while True:
+                self._due.wait()
+                if self._stopping.is_set():
+                    return
+                self._due.clear()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:
+                    log.warning("background checkpoint of %s failed: %s", self._path, exc)
+                if self._stopping.wait(CHECKPOINT_INTERVAL_S):
+                    return
+        finally:
+            conn.close()
 
 
 @contextlib.contextmanager
@@ -115,7 +184,9 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA cache_size = -65536")
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+        # Checkpoints run in a thread of their own (_Checkpointer); this is only a backstop.
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
+        cursor.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
