@@ -10,6 +10,13 @@ whose number another ticket already has takes the node's next number. The batch'
 with one ``executemany`` per table. An op kind HQ does not know stops the batch there
 (``upgrade_required``, not stored, high-water mark not advanced past it).
 
+The answer carries HQ's current snapshot of each of the store's tickets whose copy at the store
+may now differ from HQ's with no new change-log entry to bring it: a ticket with an op that was
+merged, rejected, re-stamped, renumbered or answered as a duplicate. A ticket whose ops were all
+applied as sent needs none: its new version is in the change log, after the store's cursor, and
+the store's next pull brings it (before, every touched ticket was in the answer and again in the
+pull: two thirds of the store's work on an ack).
+
 Result codes: ``applied`` ops have code ``""``, or ``clock_clamped`` when the op's HLC was more
 than the drift bound ahead and HQ re-stamped it (``OpResult.hlc`` is then HQ's time); ``merged``
 ops have ``superseded`` (fields lost to later writes) or ``duplicate`` (already there); ``rejected``
@@ -136,18 +143,24 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         numbers = ticket_store.numbers_in_use(conn, _numbers(new))
         for item in prepared:
             op = item.op
+            renumbered = False
             if op.seq <= high_water:
-                results.append(stored.get(op.seq) or _lost_result(op, lang))
+                result = stored.get(op.seq) or _lost_result(op, lang)
+                results.append(result)
+                stale = True
             else:
                 if isinstance(item.payload, TicketCreate):
+                    sent = item.payload.number
                     item.payload, counter = _unique_number(item.payload, batch, numbers, node, counter)
+                    renumbered = item.payload.number != sent
                 result = _apply(batch, clock, node, item, lang)
                 results.append(result)
                 if result.code == UPGRADE_REQUIRED:
                     break
                 fresh.append(nodes.KeptResult(result, op.kind, op.entity_id))
                 high_water = op.seq
-            if item.payload is not None:
+                stale = renumbered or result.status != "applied" or result.code != ""
+            if stale and item.payload is not None:
                 touched[item.payload.ticket_id] = None
         ticket_store.flush(conn, clock, batch)
         nodes.store_results(conn, node.id, fresh, now_ms)
@@ -254,7 +267,7 @@ def _lost_result(op: Op, lang: str) -> OpResult:
 
 
 def _snapshots(batch: TicketBatch, touched: dict[str, None], store_id: str) -> list[Change]:
-    """Current state of the store's tickets the batch touched (never another store's)."""
+    """Current state of these tickets of the store (never another store's)."""
     found = []
     for ticket_id in touched:
         ticket = batch.tickets.get(ticket_id)

@@ -184,6 +184,28 @@ def test_ack_carries_the_current_snapshot_of_every_ticket_the_batch_touched_also
     assert (snapshot.priority, snapshot.title) == ("high", "原标题")
 
 
+def test_ack_leaves_out_tickets_whose_ops_applied_as_sent_and_the_next_pull_brings_them(hq: Hq) -> None:
+    node = hq.enroll()
+    _, cursor = node.pull_all()
+    kept = node.create("照常的单")
+    lost = node.create("会被覆盖的单")
+    node.push([node.op(kept), node.op(lost)])
+    _, cursor = node.pull_all(cursor)
+    assert hq.api("PATCH", f"/api/v1/tickets/{lost.ticket_id}", json={"title": "总部改的"}).status_code == 200
+    edit = node.op(node.set(kept.ticket_id, title="照常改"))
+    comment = node.op(node.comment(kept.ticket_id))
+    stale_edit = node.op(node.set(lost.ticket_id, title="门店改的"), hlc="000000000000001.000000.old")
+    answer = node.push([edit, comment, stale_edit])
+    assert [r.status for r in answer.results] == ["applied", "applied", "merged"]
+    # Only the ticket whose edit lost is in the ack, with HQ's value.
+    assert [c.entity_id for c in answer.entities] == [lost.ticket_id]
+    assert decode_entity("ticket", answer.entities[0].data).title == "总部改的"
+    # The applied one comes with the next pull, as HQ holds it now.
+    changes, _ = node.pull_all(cursor)
+    [version] = [c for c in changes if c.entity == "ticket" and c.entity_id == kept.ticket_id]
+    assert decode_entity("ticket", version.data).title == "照常改"
+
+
 def test_store_cannot_touch_another_stores_ticket_and_gets_no_snapshot_of_it(hq: Hq) -> None:
     a, b = hq.enroll("SH001"), hq.enroll("SH002")
     create = b.create("B 店的")
