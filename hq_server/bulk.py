@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 _json = msgspec.json.Encoder()
+_WHERE = "where__"
 _compiled: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
@@ -36,10 +37,13 @@ def _compile(
         if kind == "insert":
             stmt = table.insert().values({k: sa.bindparam(k) for k in keys})
         else:
-            values: dict[str, Any] = {k: sa.bindparam(k) for k in keys if k != where}
-            stmt = table.update().where(table.c[where.removeprefix("b_")] == sa.bindparam(where)).values(values)
+            values: dict[str, Any] = {k: sa.bindparam(k) for k in keys}
+            # A bind named like a SET column is reserved by SQLAlchemy, hence the prefix.
+            stmt = table.update().where(table.c[where] == sa.bindparam(_WHERE + where)).values(values)
         compiled = stmt.compile(dialect=conn.dialect)
-        positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        positions = None
+        if compiled.positional and compiled.positiontup:
+            positions = tuple(name.removeprefix(_WHERE) for name in compiled.positiontup)
         found = (compiled.string, positions)
         _compiled[cache_key] = found
     return found
@@ -48,12 +52,12 @@ def _compile(
 def _execute(conn: Connection, sql: str, positions: tuple[str, ...] | None, rows: Sequence[dict[str, Any]]) -> None:
     if positions is None:
         conn.exec_driver_sql(sql, list(rows))
+        return
+    values = operator.itemgetter(*positions)
+    if len(positions) == 1:
+        conn.exec_driver_sql(sql, [(values(row),) for row in rows])
     else:
-        values = operator.itemgetter(*positions)
-        if len(positions) == 1:
-            conn.exec_driver_sql(sql, [(values(row),) for row in rows])
-        else:
-            conn.exec_driver_sql(sql, [values(row) for row in rows])
+        conn.exec_driver_sql(sql, [values(row) for row in rows])
 
 
 def insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -64,10 +68,14 @@ def insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     _execute(conn, sql, positions, rows)
 
 
-def update_many(conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
-    """UPDATE ``table`` rows whose column ``key`` equals each row's ``b_<key>``; the other keys
-    of the row are the new values. One ``executemany``."""
+def update_many(
+    conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]], *, columns: Sequence[str]
+) -> None:
+    """UPDATE the ``table`` row whose ``key`` column equals each row's ``key`` value, setting
+    ``columns`` to the row's values (other keys of the rows are ignored). One ``executemany``."""
     if not rows:
         return
-    sql, positions = _compile(conn, table, "update", tuple(rows[0]), f"b_{key}")
+    sql, positions = _compile(conn, table, "update", tuple(columns), key)
+    if positions is None:  # named parameters: the WHERE value goes under its own name
+        rows = [{**row, _WHERE + key: row[key]} for row in rows]
     _execute(conn, sql, positions, rows)

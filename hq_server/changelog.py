@@ -68,10 +68,10 @@ def append(conn: Connection, clock: HybridClock, entries: Sequence[Entry]) -> No
             "entity_id": e.entity_id,
             "scope_store": e.scope_store,
             "scope_region": e.scope_region,
-            "hlc": clock.now().encode(),
+            "hlc": hlc,
             "data": e.data,
         }
-        for e in entries
+        for e, hlc in zip(entries, clock.stamps(len(entries)), strict=True)
     ]
     bulk.insert_many(conn, changes, rows)
 

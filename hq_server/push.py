@@ -216,7 +216,7 @@ def _apply(batch: TicketBatch, clock: HybridClock, node: Node, item: _Prepared, 
     clamped = False
     try:
         clock.observe(item.hlc)
-        hlc = item.hlc.encode()
+        hlc = op.hlc  # canonical: Hlc.parse accepts nothing else
     except ClockDriftError as exc:
         hlc = clock.now().encode()
         clamped = True

@@ -120,7 +120,7 @@ def history_of(conn: Connection, ticket_id: str) -> list[HistoryEntry]:
 
 def _ticket_row(state: TicketState) -> dict[str, Any]:
     """A ticket as driver-ready column values (JSON encoded) for :mod:`hq_server.bulk`."""
-    row = {name: getattr(state, name) for name in STATE_COLUMNS}
+    row = dict(zip(STATE_COLUMNS, msgspec.structs.astuple(state), strict=True))
     row["store_id"] = state.store_id or None
     row["field_hlcs"] = bulk.json_text(state.field_hlcs)
     row["extra"] = bulk.json_text(state.extra)
@@ -138,9 +138,9 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
             row["origin_node_id"] = batch.origins.get(state.id)
             inserts.append(row)
         else:
-            updates.append({"b_id": state.id, **{name: row[name] for name in _UPDATABLE}})
+            updates.append(row)
     bulk.insert_many(conn, tickets, inserts)
-    bulk.update_many(conn, tickets, "id", updates)
+    bulk.update_many(conn, tickets, "id", updates, columns=_UPDATABLE)
     bulk.insert_many(
         conn,
         ticket_history,

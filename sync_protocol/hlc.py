@@ -46,9 +46,16 @@ class Hlc(msgspec.Struct, frozen=True, order=True):
 
     @classmethod
     def parse(cls, text: str) -> Hlc:
-        """Inverse of :meth:`encode`. Raises ``ValueError`` on malformed text."""
-        wall, counter, node = text.split(".", 2)
-        if len(wall) != WALL_DIGITS or len(counter) != COUNTER_DIGITS or not node:
+        """Inverse of :meth:`encode`: only its exact output parses, so ``parse(t).encode() == t``
+        and a parsed text can be stored as it came. Raises ``ValueError`` on anything else."""
+        wall, counter, node = text.split(".", 2) if text.count(".") >= 2 else ("", "", "")
+        if (
+            len(wall) != WALL_DIGITS
+            or len(counter) != COUNTER_DIGITS
+            or not node
+            or not (wall + counter).isascii()
+            or not (wall + counter).isdigit()
+        ):
             raise ValueError(f"malformed HLC {text!r}")
         return cls(int(wall), int(counter), node)
 
@@ -106,6 +113,26 @@ class HybridClock:
                 stamp = self._bump(self._last.wall_ms, self._last.counter)
             self._last = stamp
             return stamp
+
+    def stamps(self, count: int) -> list[str]:
+        """``count`` new encoded timestamps in increasing order (:meth:`now` ``count`` times)."""
+        with self._lock:
+            physical = self._wall_ms()
+            last = self._last
+            if physical > last.wall_ms:
+                wall, counter = physical, -1
+            else:
+                wall, counter = last.wall_ms, last.counter
+            found: list[str] = []
+            node = self.node
+            for _ in range(count):
+                counter += 1
+                if counter > MAX_COUNTER:
+                    wall, counter = wall + 1, 0
+                found.append(f"{wall:0{WALL_DIGITS}d}.{counter:0{COUNTER_DIGITS}d}.{node}")
+            if count:
+                self._last = Hlc(wall, counter, node)
+            return found
 
     def observe(self, remote: Hlc) -> Hlc:
         """Merge a received timestamp; the next :meth:`now` is greater than ``remote``.

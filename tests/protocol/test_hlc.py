@@ -54,7 +54,19 @@ def test_ties_between_nodes_break_on_node_id() -> None:
     assert Hlc(10, 0, "node-a") < Hlc(10, 0, "node-b")
 
 
-@pytest.mark.parametrize("text", ["", "12.3.a", "000000000001000.000000.", "x" * 30])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "12.3.a",
+        "000000000001000.000000.",
+        "x" * 30,
+        "00000000000_100.000000.a",  # int() would take these; they would not encode back the same
+        "+00000000001000.000000.a",
+        " 00000000001000.000000.a",
+        "00000000000100٣.000000.a",
+    ],
+)
 def test_malformed_hlc_text_is_refused(text: str) -> None:
     assert not is_valid(text)
     with pytest.raises(ValueError):
@@ -83,3 +95,19 @@ def test_remote_time_within_the_drift_bound_is_observed() -> None:
 def test_counter_overflow_moves_to_the_next_millisecond() -> None:
     clock = HybridClock("a", wall_ms=FakeWall(10), last=Hlc(10, 999_999, "a"))
     assert clock.now() == Hlc(11, 0, "a")
+
+
+def test_stamps_are_what_now_would_give_one_after_another() -> None:
+    wall = FakeWall(1000)
+    batch, single = HybridClock("a", wall_ms=wall), HybridClock("a", wall_ms=wall)
+    batch.now()
+    single.now()
+    assert batch.stamps(4) == [single.now().encode() for _ in range(4)]
+    assert batch.now() == single.now()
+    assert batch.stamps(0) == []
+
+
+def test_stamps_move_to_the_next_millisecond_when_the_counter_overflows() -> None:
+    clock = HybridClock("a", wall_ms=FakeWall(10), last=Hlc(10, 999_998, "a"))
+    assert [Hlc.parse(s) for s in clock.stamps(3)] == [Hlc(10, 999_999, "a"), Hlc(11, 0, "a"), Hlc(11, 1, "a")]
+    assert clock.last == Hlc(11, 1, "a")
