@@ -241,27 +241,48 @@ class SyncClient:
         raise PermanentSyncError(f"HQ expects op {expected}, which this node no longer holds", code="seq_gap")
 
     async def pull_all(self) -> int:
-        """Pull until HQ has nothing more in scope. Returns the number of changes applied."""
-        applied = 0
-        while True:
-            cursor = self.node.replica.get("cursor", "0")
-            response = await self._request("GET", "/sync/v1/pull", params={"cursor": cursor, "limit": PULL_LIMIT})
-            page = pull_response_decoder.decode(response.content)
-            self._apply_page(page)
-            applied += len(page.changes)
-            if not page.has_more:
-                return applied
+        """Pull until HQ has nothing more in scope. Returns the number of changes applied.
 
-    def _apply_page(self, page: PullResponse) -> None:
+        Pipelined like the push: the next page is asked for (with the cursor the last page
+        ended at) while the last one is applied in a worker thread; pages are applied in order,
+        each with its cursor in one transaction. A page in flight when something fails is
+        dropped, and the next pull starts again from the last cursor applied.
+        """
+        applied = 0
+        fetching: asyncio.Task[PullResponse] | None = self._fetch_page(self.node.replica.get("cursor", "0"))
+        try:
+            while fetching is not None:
+                page = await fetching
+                fetching = self._fetch_page(page.cursor) if page.has_more else None
+                if await asyncio.to_thread(self._apply_page, page):
+                    self.node.notify_local_write()  # in the event loop: asyncio.Event is not thread-safe
+                applied += len(page.changes)
+        finally:
+            if fetching is not None:
+                fetching.cancel()
+                with contextlib.suppress(BaseException):
+                    await fetching
+        return applied
+
+    def _fetch_page(self, cursor: str) -> asyncio.Task[PullResponse]:
+        async def fetch() -> PullResponse:
+            response = await self._request("GET", "/sync/v1/pull", params={"cursor": cursor, "limit": PULL_LIMIT})
+            return pull_response_decoder.decode(response.content)
+
+        return asyncio.ensure_future(fetch())
+
+    def _apply_page(self, page: PullResponse) -> bool:
+        """Apply a pulled page and its cursor in one transaction; True when HQ had lost ops of
+        ours, which are pending again."""
         node = self.node
         node.observe(page.server_hlc)
+        resent = 0
         with node.replica.tx() as conn:
             acked = node.replica.get_int("acked_seq")
             if page.node_high_water < acked:
                 resent = outbox.rewind(conn, page.node_high_water)
                 node.replica.set(acked_seq=page.node_high_water)
                 log.warning("HQ lost our ops above %s: re-sending %s", page.node_high_water, resent)
-                node.notify_local_write()
             if page.reset and not node.replica.get_int("resetting"):
                 log.warning("HQ cannot continue from our cursor: re-pulling our scope")
                 apply.begin_reset(node)
@@ -270,6 +291,7 @@ class SyncClient:
                 apply.finish_reset(node, conn)
             node.replica.set(cursor=page.cursor)
             node.persist_clock()
+        return resent > 0
 
     async def _wait_for_news(self) -> None:
         """Long-poll HQ; return early on a local write."""
