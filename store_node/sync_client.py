@@ -34,11 +34,12 @@ from sync_protocol.messages import (
     wait_response_decoder,
 )
 from sync_protocol.texts import DEFAULT_LANG, text
-from sync_protocol.version import MAX_PUSH_BYTES, MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
+from sync_protocol.version import MAX_PUSH_BYTES, MAX_PUSH_OPS, MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 log = logging.getLogger("storedesk.sync")
 
-PUSH_BATCH = 1000
+#: Ops per push: HQ's limit, so its per-batch costs (commit, round trip) are spread widest.
+PUSH_BATCH = MAX_PUSH_OPS
 #: Most bytes of ops per push, well inside HQ's body limit (a batch is cut short to fit).
 PUSH_BYTES = MAX_PUSH_BYTES // 2
 #: Bytes an op's envelope adds to its payload (ids, HLC, kind), rounded up.
@@ -149,28 +150,36 @@ class SyncClient:
     async def push_all(self) -> int:
         """Push pending ops in seq order until none are left. Returns how many were answered.
 
-        Pipelined: once a batch is answered without an upgrade stop, the next batch is sent before
-        the answer is recorded here, so HQ applies one batch while the replica records the other
-        (the replica serializes its writers with its own lock).
+        Pipelined: while HQ applies a batch, the next one is read and encoded in a worker thread;
+        once the batch is answered without an upgrade stop, the next goes out before the answer
+        is recorded (also in a worker thread; the replica serializes its writers with its own
+        lock). HQ still sees batches strictly one after another.
         A batch in flight when something fails is abandoned; its ops are still pending and HQ
         answers them as duplicates next time.
         """
         if time.monotonic() < self._push_blocked_until:
             return 0
         answered = 0
-        sending, sent_upto = self._send_next(after_seq=0)
+        sending, sent_upto = self._send(*self._encode_batch(0), after_seq=0)
+        upcoming: asyncio.Future[tuple[bytes | None, int]] | None = None
         try:
             while sending is not None:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(self._encode_batch, sent_upto))
                 response = await sending
                 sending = None
                 if response.status_code == 409:
+                    await upcoming  # read before the conflict renumbered or re-queued anything
+                    upcoming = None
                     self._handle_conflict(response)
-                    sending, sent_upto = self._send_next(after_seq=0)
+                    sending, sent_upto = self._send(*self._encode_batch(0), after_seq=0)
                     continue
                 reply = push_response_decoder.decode(response.content)
+                body, last_seq = await upcoming
+                upcoming = None
                 if not any(r.awaits_upgrade for r in reply.results):
-                    sending, sent_upto = self._send_next(after_seq=sent_upto)
-                # In a worker thread, so the event loop sends the next batch meanwhile.
+                    if body is None:  # nothing was left then; an op may have come in since
+                        body, last_seq = self._encode_batch(sent_upto)
+                    sending, sent_upto = self._send(body, last_seq, after_seq=sent_upto)
                 if not await asyncio.to_thread(self._record_push, reply):
                     self._push_blocked_until = time.monotonic() + UPGRADE_RETRY_S
                     raise PermanentSyncError("总部版本过旧，部分操作需等待总部升级后再同步", code="upgrade_required")
@@ -180,11 +189,15 @@ class SyncClient:
                 sending.cancel()
                 with contextlib.suppress(BaseException):
                     await sending
+            if upcoming is not None:  # a thread cannot be cancelled: let it finish
+                with contextlib.suppress(BaseException):
+                    await upcoming
         return answered
 
-    def _send_next(self, *, after_seq: int) -> tuple[asyncio.Task[httpx.Response] | None, int]:
-        """Start pushing the next batch of pending ops above ``after_seq``; None when there is none."""
-        body, last_seq = self._encode_batch(after_seq)
+    def _send(
+        self, body: bytes | None, last_seq: int, *, after_seq: int
+    ) -> tuple[asyncio.Task[httpx.Response] | None, int]:
+        """Start pushing an encoded batch (:meth:`_encode_batch`); None when there is none."""
         if body is None:
             return None, after_seq
         return asyncio.ensure_future(self._request("POST", "/sync/v1/push", content=body)), last_seq
