@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 
-from hq_server import changelog, pull, staff_api, sync_api
+from hq_server import changelog, pull, settings_api, staff_api, sync_api
 from hq_server.clock import new_hq_clock
 from hq_server.context import HqContext
 from hq_server.db import Database
@@ -61,7 +61,7 @@ def create_app(db_url: str, admin_token: str, *, wall_ms: Callable[[], int] | No
             db.close()
 
     app = Starlette(
-        routes=[*sync_api.routes, *staff_api.routes],
+        routes=[*sync_api.routes, *staff_api.routes, *settings_api.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -33,7 +33,9 @@ GRACEFUL_SHUTDOWN_S = 5
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``hq`` and its subcommands to the ``storedesk`` parser."""
     hq = sub.add_parser("hq", help="HQ: serve, enroll stores, initialise the database")
-    actions = hq.add_subparsers(dest="action", required=True, metavar="{serve,enroll-store,init-db,import-products}")
+    actions = hq.add_subparsers(
+        dest="action", required=True, metavar="{serve,enroll-store,init-db,import-products,rules}"
+    )
     db_help = f"SQLite file path or SQLAlchemy URL (postgresql+psycopg://...); env {DB_ENV}; default {DEFAULT_DB}"
 
     serve = actions.add_parser("serve", help="run the HQ server (sync endpoints and staff API)")
@@ -64,6 +66,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     products.add_argument("file", help="CSV with product_code,name_zh,colour,size (+ name_en,category,price,...)")
     products.add_argument("--db", help=db_help)
     products.set_defaults(func=_run(_import_products))
+
+    rules = actions.add_parser("rules", help="export or import the routing rules (JSON file)")
+    rules_actions = rules.add_subparsers(dest="rules_action", required=True, metavar="{export,import}")
+    export = rules_actions.add_parser("export", help="write the routing rules as JSON (stdout or --output)")
+    export.add_argument("--db", help=db_help)
+    export.add_argument("--output", "-o", help="file to write (default: stdout)")
+    export.set_defaults(func=_run(_export_rules))
+    load = rules_actions.add_parser("import", help="replace the routing rules with those of a JSON file")
+    load.add_argument("file", help="JSON list of rules, as `rules export` writes it")
+    load.add_argument("--db", help=db_help)
+    load.set_defaults(func=_run(_import_rules))
 
 
 def _db(args: argparse.Namespace) -> str:
@@ -123,6 +136,51 @@ def _import_products(args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(f"已导入 {done.products} 个商品、{done.skus} 个 SKU（其中 {done.changed} 个商品有变化）")
+    return 0
+
+
+def _export_rules(args: argparse.Namespace) -> int:
+    from hq_server import routing
+    from hq_server.routing_rules import dump_rules
+
+    db, _ = open_hq(_db(args))
+    try:
+        with db.read() as conn:
+            data = dump_rules(routing.load_rules(conn))
+    finally:
+        db.close()
+    if args.output:
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as exc:
+            raise HqError("file_unreadable", detail=f"{args.output}: {exc}") from exc
+    else:
+        sys.stdout.write(data.decode())
+    return 0
+
+
+def _import_rules(args: argparse.Namespace) -> int:
+    import time
+
+    from hq_server import routing
+    from hq_server.errors import InvalidInput
+    from sync_protocol.errors import InvalidField
+
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise HqError("file_unreadable", detail=f"{args.file}: {exc}") from exc
+    db, _ = open_hq(_db(args))
+    try:
+        with db.write() as conn:
+            try:
+                rules = routing.import_file(conn, raw, time.time_ns() // 1_000_000)
+            except InvalidField as exc:
+                code = "invalid_rules_file" if exc.code == "invalid_json" else exc.code
+                raise InvalidInput(code, field=exc.field, **exc.params) from exc
+    finally:
+        db.close()
+    print(f"已导入 {len(rules)} 条分派规则")
     return 0
 
 

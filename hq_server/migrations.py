@@ -23,9 +23,9 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import nodes, reference
+from hq_server import nodes, reference, service_levels
 from hq_server.db import Database
-from hq_server.schema import metadata, schema_migrations
+from hq_server.schema import JsonText, metadata, schema_migrations
 from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import OpResult
 from sync_protocol.tickets import DEFAULT_TICKET_TYPES
@@ -42,7 +42,7 @@ _VERSION_1_TABLES = (
     "nodes",
     "departments",
     "ticket_types",
-    "tickets",
+    # (tickets, frozen below, comes here: the tables after it refer to it)
     "comments",
     "ticket_history",
     "changes",
@@ -69,12 +69,52 @@ _op_results_v1 = sa.Table(
 )
 
 
+#: Stands for the referenced table in the frozen definitions' foreign keys; never created here.
+_stores_ref = sa.Table("stores", _frozen, sa.Column("id", sa.String(MAX_ID_LENGTH), primary_key=True))
+
+#: Version 1's tickets (version 5 added the routing and SLA columns).
+_tickets_v1 = sa.Table(
+    "tickets",
+    _frozen,
+    sa.Column("id", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("store_id", sa.String(MAX_ID_LENGTH), sa.ForeignKey("stores.id"), nullable=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("category", sa.String(80), nullable=False, server_default=""),
+    sa.Column("product_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("customer_phone", sa.String(32), nullable=False, server_default=""),
+    sa.Column("customer_name", sa.String(80), nullable=False, server_default=""),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("department", sa.String(40), nullable=False, server_default=""),
+    sa.Column("assignee", sa.String(80), nullable=False, server_default=""),
+    sa.Column("priority", sa.String(16), nullable=False, server_default="normal"),
+    sa.Column("first_response_due", sa.BigInteger, nullable=True),
+    sa.Column("resolution_due", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("hlc", sa.String(MAX_HLC_LENGTH), nullable=False),
+    sa.Column("field_hlcs", JsonText, nullable=False),
+    sa.Column("extra", JsonText, nullable=False),
+    sa.Column("origin_node_id", sa.String(MAX_ID_LENGTH), nullable=True),
+    sa.Index("ix_tickets_store_created", "store_id", "created_at"),
+    sa.Index("ix_tickets_number", "number"),
+    sa.Index("ix_tickets_status", "status"),
+    sa.Index("ix_tickets_department", "department"),
+    sa.Index("ix_tickets_created", "created_at"),
+)
+
+
 def _create(conn: Connection, *names: str) -> None:
     metadata.create_all(conn, tables=[metadata.tables[name] for name in names])
 
 
 def _initial_schema(conn: Connection, clock: HybridClock) -> None:
-    _create(conn, *_VERSION_1_TABLES)
+    before = _VERSION_1_TABLES.index("comments")
+    _create(conn, *_VERSION_1_TABLES[:before])
+    _tickets_v1.create(conn)
+    _create(conn, *_VERSION_1_TABLES[before:])
     _op_results_v1.create(conn)
 
 
@@ -133,11 +173,35 @@ def _push_results(conn: Connection, clock: HybridClock) -> None:
     _op_results_v1.drop(conn)
 
 
+#: Version 5's new ticket columns, as portable DDL (the same text runs on SQLite and PostgreSQL).
+_TICKET_COLUMNS_V5 = (
+    "channel VARCHAR(40) NOT NULL DEFAULT 'store'",
+    "routed_at BIGINT",
+    "tags TEXT NOT NULL DEFAULT '[]'",
+    "first_responded_at BIGINT",
+    "sla_paused BOOLEAN NOT NULL DEFAULT FALSE",
+)
+
+
+def _routing_and_sla(conn: Connection, clock: HybridClock) -> None:
+    """Routing rules, SLA policies and business calendars; the tickets' routing and SLA columns.
+
+    Tickets that existed before count as routed when they were made (they already have their
+    department), so the stores do not show them as awaiting routing.
+    """
+    for column in _TICKET_COLUMNS_V5:
+        conn.execute(sa.text(f"ALTER TABLE tickets ADD COLUMN {column}"))
+    conn.execute(sa.text("UPDATE tickets SET routed_at = created_at"))
+    _create(conn, "routing_rules", "sla_policies", "department_calendars")
+    service_levels.put_defaults(conn, time.time_ns() // 1_000_000)
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
     (3, "products", _products),
     (4, "push_results", _push_results),
+    (5, "routing_and_sla", _routing_and_sla),
 ]
 
 

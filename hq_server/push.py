@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from hq_server import nodes, reference, ticket_store
+from hq_server import dispatch, nodes, reference, ticket_store
 from hq_server.db import Database
 from hq_server.errors import BadRequest, Forbidden, PayloadTooLarge, SeqGap, SeqReused, UnsupportedProtocol
 from hq_server.nodes import Node
@@ -162,6 +162,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                 stale = renumbered or result.status != "applied" or result.code != ""
             if stale and item.payload is not None:
                 touched[item.payload.ticket_id] = None
+        dispatch.decide(conn, batch, now_ms)
         ticket_store.flush(conn, clock, batch)
         nodes.store_results(conn, node.id, fresh, now_ms)
         nodes.record_sync(conn, node.id, high_water=high_water, ticket_counter=counter, now_ms=now_ms)

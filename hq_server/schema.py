@@ -168,6 +168,12 @@ tickets = sa.Table(
     sa.Column("field_hlcs", JsonText, nullable=False),
     sa.Column("extra", JsonText, nullable=False),
     sa.Column("origin_node_id", sa.String(ID), nullable=True),
+    # Version 5: routing and SLA.
+    sa.Column("channel", sa.String(CODE), nullable=False, server_default="store"),
+    sa.Column("routed_at", sa.BigInteger, nullable=True),
+    sa.Column("tags", JsonText, nullable=False, server_default="[]"),
+    sa.Column("first_responded_at", sa.BigInteger, nullable=True),
+    sa.Column("sla_paused", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_tickets_store_created", "store_id", "created_at"),
     sa.Index("ix_tickets_number", "number"),
     sa.Index("ix_tickets_status", "status"),
@@ -250,4 +256,35 @@ changes = sa.Table(
         postgresql_where=sa.text("scope_store IS NULL AND scope_region IS NULL"),
     ),
     sqlite_autoincrement=True,
+)
+
+
+routing_rules = sa.Table(
+    "routing_rules",
+    metadata,
+    # One row per rule; ``position`` orders them (first match wins). ``rule`` is the JSON of a
+    # hq_server.routing_rules.Rule, so a rule's shape can grow without a migration.
+    sa.Column("id", sa.String(CODE), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("rule", JsonText, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+sla_policies = sa.Table(
+    "sla_policies",
+    metadata,
+    # Targets per ticket type and priority; "*" matches any (the most specific row wins).
+    sa.Column("ticket_type", sa.String(CODE), primary_key=True),
+    sa.Column("priority", sa.String(16), primary_key=True),
+    sa.Column("policy", JsonText, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+department_calendars = sa.Table(
+    "department_calendars",
+    metadata,
+    # A department's business hours (hq_server.business_hours.Calendar as JSON); "*" is the default.
+    sa.Column("department", sa.String(CODE), primary_key=True),
+    sa.Column("calendar", JsonText, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
 )

@@ -89,6 +89,11 @@ def ticket_json(view: TicketView, *, detail: bool = True) -> dict[str, Any]:
         "priority": t.priority,
         "first_response_due": iso(t.first_response_due),
         "resolution_due": iso(t.resolution_due),
+        "first_responded_at": iso(t.first_responded_at),
+        "sla_paused": t.sla_paused,
+        "channel": t.channel,
+        "tags": list(t.tags),
+        "routed_at": iso(t.routed_at),
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
     }

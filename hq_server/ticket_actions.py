@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from hq_server import reference, ticket_store
+from hq_server import dispatch, reference, ticket_store
 from hq_server.db import Database
 from hq_server.errors import InvalidInput, NotFound, from_invalid_field
 from hq_server.ticket_rules import Outcome, TicketBatch, add_comment, change_status, create_ticket, hq_edit
@@ -24,6 +24,8 @@ from sync_protocol.ops import TicketComment, TicketCreate, TicketStatus, new_id
 from sync_protocol.tickets import CLERK_FIELDS, HQ_FIELDS, CommentState, TicketState
 
 HQ_ACTOR = "总部"
+#: Fields an HQ edit can change that the SLA depends on.
+SLA_INPUTS = ("priority", "department", "type")
 
 
 def _now_ms() -> int:
@@ -82,6 +84,7 @@ def create(db: Database, clock: HybridClock, fields: dict[str, Any], *, store: s
                 hq_edit(batch, payload.ticket_id, hq_only, hlc)
             except InvalidField as exc:
                 raise from_invalid_field(exc, value=exc.field) from exc
+        dispatch.decide(conn, batch, _now_ms())
         ticket_store.flush(conn, clock, batch)
     return batch.tickets[payload.ticket_id]
 
@@ -108,11 +111,14 @@ def edit(db: Database, clock: HybridClock, key: str, changes: dict[str, Any]) ->
                 ticket_id=ticket.id, event_id=new_id(), status=status, note=note, actor=HQ_ACTOR, at=_now_ms()
             )
             _raise_if_rejected(change_status(batch, event, store_id=None, hlc=hlc, origin=None))
+            _first_response(batch, ticket.id)
         if changes:
             try:
                 hq_edit(batch, ticket.id, changes, hlc)
             except InvalidField as exc:
                 raise from_invalid_field(exc, value=changes.get(exc.field, "")) from exc
+        sla_inputs = status is not None or any(name in changes for name in SLA_INPUTS)
+        dispatch.decide(conn, batch, _now_ms(), touched=[ticket.id] if sla_inputs else [])
         ticket_store.flush(conn, clock, batch)
     return batch.tickets[ticket.id]
 
@@ -135,8 +141,18 @@ def comment(db: Database, clock: HybridClock, key: str, body: object, author: ob
             created_at=_now_ms(),
         )
         _raise_if_rejected(add_comment(batch, payload, store_id=None, hlc=hlc, origin=None, source="hq"))
+        _first_response(batch, ticket.id)
+        dispatch.decide(conn, batch, _now_ms(), touched=[ticket.id])
         ticket_store.flush(conn, clock, batch)
     return batch.comments[0]
+
+
+def _first_response(batch: TicketBatch, ticket_id: str) -> None:
+    """HQ's first reply or status change on a ticket is its first response (for the SLA)."""
+    ticket = batch.tickets[ticket_id]
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = _now_ms()
+        batch.changed[ticket_id] = None
 
 
 def _load(conn: Connection, key: str) -> TicketState:

@@ -26,7 +26,7 @@ CHUNK = 500
 #: Columns of ``tickets`` that hold a :class:`TicketState` field of the same name.
 STATE_COLUMNS: tuple[str, ...] = tuple(TicketState.__struct_fields__)
 _UPDATABLE = tuple(name for name in STATE_COLUMNS if name not in ("id", "number", "store_id", "created_at"))
-_JSON_COLUMNS = ("field_hlcs", "extra")
+_JSON_COLUMNS = ("field_hlcs", "extra", "tags")
 
 
 def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
@@ -47,14 +47,19 @@ def state_of(row: Any) -> TicketState:
 _LOAD_COLUMNS = tuple(
     sa.type_coerce(tickets.c[name], sa.Text) if name in _JSON_COLUMNS else tickets.c[name] for name in STATE_COLUMNS
 )
-_json_dict = msgspec.json.Decoder(dict[str, Any])
+_json_decoders: dict[str, msgspec.json.Decoder[Any]] = {
+    "field_hlcs": msgspec.json.Decoder(dict[str, str]),
+    "extra": msgspec.json.Decoder(dict[str, Any]),
+    "tags": msgspec.json.Decoder(list[str]),
+}
 
 
 def _loaded(row: Sequence[Any]) -> TicketState:
     values = dict(zip(STATE_COLUMNS, row, strict=True))
     values["store_id"] = values["store_id"] or ""
     for name in _JSON_COLUMNS:
-        values[name] = _json_dict.decode(values[name])
+        values[name] = _json_decoders[name].decode(values[name])
+    values["sla_paused"] = bool(values["sla_paused"])
     return TicketState(**values)
 
 
@@ -122,8 +127,8 @@ def _ticket_row(state: TicketState) -> dict[str, Any]:
     """A ticket as driver-ready column values (JSON encoded) for :mod:`hq_server.bulk`."""
     row = dict(zip(STATE_COLUMNS, msgspec.structs.astuple(state), strict=True))
     row["store_id"] = state.store_id or None
-    row["field_hlcs"] = bulk.json_text(state.field_hlcs)
-    row["extra"] = bulk.json_text(state.extra)
+    for name in _JSON_COLUMNS:
+        row[name] = bulk.json_text(row[name])
     return row
 
 

@@ -40,14 +40,18 @@ TICKET_COLUMNS = (
     "created_at",
     "updated_at",
     "hlc",
+    "channel",
+    "routed_at",
+    "first_responded_at",
+    "sla_paused",
 )
 #: Positional parameters: sqlite3 binds ``?`` from a tuple much faster than ``:name`` from a dict.
 _UPSERT_TICKET = (
-    f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}, extra, origin, gen)"
-    f" VALUES ({', '.join('?' for _ in TICKET_COLUMNS)}, ?, 'hq', ?)"
+    f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}, extra, tags, origin, gen)"
+    f" VALUES ({', '.join('?' for _ in TICKET_COLUMNS)}, ?, ?, 'hq', ?)"
     " ON CONFLICT(id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in TICKET_COLUMNS if c != "id")
-    + ", extra = excluded.extra, gen = excluded.gen"
+    + ", extra = excluded.extra, tags = excluded.tags, gen = excluded.gen"
 )
 _ticket_values = operator.attrgetter(*TICKET_COLUMNS)
 _TICKET_INDEX = {name: index for index, name in enumerate(TICKET_COLUMNS)}
@@ -117,6 +121,7 @@ def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: in
             for field in held[state.id]:
                 row[_TICKET_INDEX[field]] = mine[field]
         row.append(_json.encode(state.extra).decode())
+        row.append(_json.encode(state.tags).decode())
         row.append(gen)
         rows.append(row)
     conn.executemany(_UPSERT_TICKET, rows)

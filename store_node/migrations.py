@@ -99,6 +99,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX reference_code ON reference(entity, code);
         """,
     ),
+    (
+        3,
+        "routing_and_sla",
+        """
+        ALTER TABLE tickets ADD COLUMN channel TEXT NOT NULL DEFAULT 'store';
+        ALTER TABLE tickets ADD COLUMN routed_at INTEGER;
+        ALTER TABLE tickets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE tickets ADD COLUMN first_responded_at INTEGER;
+        ALTER TABLE tickets ADD COLUMN sla_paused INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 ]
 
 

@@ -10,6 +10,7 @@ from store_node import outbox
 from store_node.node import Node
 from store_node.replica import in_chunks
 from store_node.ticket_actions import resolve_id
+from sync_protocol.texts import text
 from sync_protocol.tickets import STATUS_LABELS
 
 
@@ -40,7 +41,27 @@ def _sync_marks(node: Node, ticket_ids: list[str]) -> dict[str, tuple[str, list[
     return marks
 
 
-def _ticket_json(row: Any, mark: tuple[str, list[dict[str, str]]], lang: str) -> dict[str, Any]:
+def _department_names(node: Node, lang: str) -> dict[str, str]:
+    rows = node.replica.query("SELECT code, name_zh, name_en FROM reference WHERE entity = 'department'")
+    return {r["code"]: (r["name_en"] or r["name_zh"]) if lang == "en" else r["name_zh"] for r in rows}
+
+
+def _routing_json(row: Any, departments: dict[str, str], lang: str) -> dict[str, Any]:
+    """Where the ticket stands with HQ's routing: awaiting it (made here, HQ has not seen it yet)
+    or routed to a department."""
+    if row["routed_at"] is None:
+        return {"state": "awaiting", "label": text("awaiting_routing", lang)}
+    department = departments.get(row["department"], row["department"])
+    return {
+        "state": "routed",
+        "label": text("routed_to", lang, department=department),
+        "routed_at": iso(row["routed_at"]),
+    }
+
+
+def _ticket_json(
+    row: Any, mark: tuple[str, list[dict[str, str]]], lang: str, departments: dict[str, str]
+) -> dict[str, Any]:
     labels = STATUS_LABELS.get(row["status"], (row["status"], row["status"]))
     return {
         "id": row["id"],
@@ -63,6 +84,15 @@ def _ticket_json(row: Any, mark: tuple[str, list[dict[str, str]]], lang: str) ->
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "extra": json.loads(row["extra"] or "{}"),
+        "channel": row["channel"],
+        "tags": json.loads(row["tags"] or "[]"),
+        "routing": _routing_json(row, departments, lang),
+        "sla": {
+            "first_response_due": iso(row["first_response_due"]),
+            "resolution_due": iso(row["resolution_due"]),
+            "first_responded_at": iso(row["first_responded_at"]),
+            "paused": bool(row["sla_paused"]),
+        },
         "sync": mark[0],
         "rejections": mark[1],
     }
@@ -78,14 +108,16 @@ def list_tickets(
     )
     total_row = node.replica.one(f"SELECT count(*) FROM tickets {where}", params)
     marks = _sync_marks(node, [r["id"] for r in rows])
-    items = [_ticket_json(r, marks.get(r["id"], ("synced", [])), lang) for r in rows]
+    departments = _department_names(node, lang)
+    items = [_ticket_json(r, marks.get(r["id"], ("synced", [])), lang, departments) for r in rows]
     return {"items": items, "total": int(total_row[0]) if total_row else 0}
 
 
 def get_ticket(node: Node, key: str, *, lang: str = "zh") -> dict[str, Any]:
     ticket_id = resolve_id(node, key)
     row = node.replica.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
-    body = _ticket_json(row, _sync_marks(node, [ticket_id]).get(ticket_id, ("synced", [])), lang)
+    mark = _sync_marks(node, [ticket_id]).get(ticket_id, ("synced", []))
+    body = _ticket_json(row, mark, lang, _department_names(node, lang))
     pending = outbox.pending_records_of(node, ticket_id)
     body["comments"] = [
         {

@@ -48,6 +48,19 @@ TEXTS: dict[str, dict[str, str]] = {
     "ticket_not_found": {"zh": "找不到工单 {value}", "en": "no ticket {value}"},
     "unknown_store": {"zh": "未知的门店 {value}", "en": "unknown store {value}"},
     "unknown_department": {"zh": "未知的部门 {value}", "en": "unknown department {value}"},
+    "awaiting_routing": {"zh": "等待总部分派部门", "en": "Awaiting routing at HQ"},
+    "routed_to": {"zh": "已转至{department}", "en": "Routed to {department}"},
+    "invalid_rules_file": {
+        "zh": "规则文件不是有效的 JSON：{detail}",
+        "en": "the rules file is not valid JSON: {detail}",
+    },
+    "invalid_rules": {"zh": "{field}格式不正确：应为规则列表", "en": "{field} must be a list of rules"},
+    "duplicate_rule": {"zh": "规则编号重复：{field}", "en": "duplicate rule id at {field}"},
+    "invalid_calendar": {
+        "zh": "营业时间设置有误（{field}）：{reason}",
+        "en": "invalid business hours ({field}): {reason}",
+    },
+    "invalid_policy": {"zh": "时效规则设置有误（{field}）", "en": "invalid SLA policy ({field})"},
     "method_not_allowed": {"zh": "不支持该请求方法", "en": "method not allowed"},
     "malformed_body": {
         "zh": "请求内容无法解析：{detail}",

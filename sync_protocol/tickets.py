@@ -134,6 +134,14 @@ class TicketState(msgspec.Struct, kw_only=True):
     #: Per-field HLC of the value now held (clerk fields and status).
     field_hlcs: dict[str, str] = {}
     extra: dict[str, Any] = {}
+    #: Where the ticket came from: ``store``, ``hq`` or an intake channel (``wechat``, ``phone``...).
+    channel: str = "store"
+    #: Set by HQ's routing: when it routed the ticket (None: "awaiting routing"), and its tags.
+    routed_at: int | None = None
+    tags: list[str] = []
+    #: SLA facts HQ keeps with the due times: the first response, and whether the clock is paused.
+    first_responded_at: int | None = None
+    sla_paused: bool = False
 
 
 class CommentState(msgspec.Struct, kw_only=True):

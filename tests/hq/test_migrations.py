@@ -67,7 +67,7 @@ def test_results_kept_per_op_before_version_4_are_answered_again_after_it(
                 ],
             )
         monkeypatch.undo()
-        assert migrate(db, clock) == ["0004_push_results"]
+        assert migrate(db, clock)[0] == "0004_push_results"
         with db.read() as conn:
             assert not sa.inspect(conn).has_table("op_results")
             kept = nodes.stored_results(conn, enrollment.node_id, [1, 2, 3])

@@ -84,7 +84,8 @@ def test_hq_only_field_from_a_store_is_rejected_for_good_and_advances_the_high_w
     assert "总部" in rejected.reason
     assert answer.high_water == 2
     ticket = hq.ticket(create.ticket_id)
-    assert (ticket["department"], ticket["title"]) == ("", "货架松动")
+    # The department is routing's (the type's default), not the store's.
+    assert (ticket["department"], ticket["title"]) == ("operations", "货架松动")
 
 
 def test_forbidden_transition_is_rejected_and_the_ops_behind_it_still_apply(hq: Hq) -> None:

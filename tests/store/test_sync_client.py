@@ -472,3 +472,31 @@ def test_ops_hq_lost_in_a_restore_are_sent_again_and_records_it_lost_are_dropped
             assert store.node.replica.get_int("resetting") == 0
     finally:
         store.node.close()
+
+
+# -- routing -----------------------------------------------------------------------------------
+
+
+def test_a_ticket_made_here_awaits_routing_until_hq_has_routed_it(make_store: StoreFactory) -> None:
+    store = make_store("SH001")
+    store.sync()
+    store.line.up = False
+    ticket_id = new_ticket(store.node, "牛仔裤拉链总坏")  # made while HQ is unreachable
+    with contextlib.suppress(SyncError):
+        store.sync()
+    waiting = local_ticket(store.node, ticket_id)
+    assert waiting["routing"] == {"state": "awaiting", "label": "等待总部分派部门"}
+    assert waiting["sla"]["resolution_due"] is None
+    store.line.up = True
+    store.sync()
+    routed = local_ticket(store.node, ticket_id)
+    assert routed["routing"]["state"] == "routed"
+    assert routed["department"] == routed_department(store.hq, ticket_id)
+    assert routed["routing"]["label"].startswith("已转至")
+    assert routed["sla"]["resolution_due"] is not None
+
+
+def routed_department(hq: Hq, ticket_id: str) -> str:
+    department = hq.ticket(ticket_id)["department"]
+    assert department
+    return str(department)

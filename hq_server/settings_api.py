@@ -1,0 +1,203 @@
+"""HTTP handlers of HQ's service settings (``/api/v1``; bearer admin token): routing rules, SLA
+policies and departments' business hours.
+
+Each PUT validates the whole document first and answers 422 naming the field at fault, changing
+nothing; once stored, open tickets' SLA fields are recalculated in the same transaction, so a
+calendar or policy change shows on every open ticket at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hq_server import reference, routing, service_levels
+from hq_server.business_hours import InvalidCalendar, parse_calendar
+from hq_server.context import HqContext, bearer_token, context_of
+from hq_server.errors import BadRequest, InvalidInput, NotFound, Unauthorized, from_invalid_field
+from hq_server.openapi import operation
+from hq_server.responses import json_response
+from hq_server.sla import parse_policy
+from sync_protocol.errors import InvalidField
+from sync_protocol.tickets import PRIORITIES
+
+_json_decoder = msgspec.json.Decoder()
+
+
+def _admin(request: Request) -> HqContext:
+    hq = context_of(request)
+    if not hq.is_admin(bearer_token(request)):
+        raise Unauthorized()
+    return hq
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return _json_decoder.decode(await request.body())
+    except msgspec.DecodeError as exc:
+        raise BadRequest("invalid_json") from exc
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def get_routing_rules(request: Request) -> Response:
+    """The routing rules in order (first match wins).
+
+    Answers `{"rules": [rule...]}`; the same list is what `storedesk hq rules export` writes.
+    """
+    hq = _admin(request)
+
+    def run() -> list[Any]:
+        with hq.db.read() as conn:
+            return [msgspec.to_builtins(rule) for rule in routing.load_rules(conn)]
+
+    return json_response({"rules": await run_in_threadpool(run)})
+
+
+@operation(body={"type": "object", "required": ["rules"], "properties": {"rules": {"type": "array"}}})
+async def put_routing_rules(request: Request) -> Response:
+    """Replace the routing rules with `{"rules": [...]}`.
+
+    Each rule: `id`, `name`, `enabled`, `when` (types, channels, stores, regions, customer_levels,
+    product_categories, keywords) and `then` (department, priority, tags). Rules apply to tickets
+    reaching HQ from now on.
+    """
+    hq = _admin(request)
+    body = await _json(request)
+    if not isinstance(body, dict) or "rules" not in body:
+        raise InvalidInput("required", field="rules")
+
+    def run() -> list[Any]:
+        with hq.db.write() as conn:
+            try:
+                rules = routing.replace_rules(conn, body["rules"], _now_ms())
+            except InvalidField as exc:
+                raise from_invalid_field(exc, **exc.params) from exc
+        return [msgspec.to_builtins(rule) for rule in rules]
+
+    return json_response({"rules": await run_in_threadpool(run)})
+
+
+async def get_sla_policies(request: Request) -> Response:
+    """SLA targets per ticket type and priority (`*` = any), in business minutes.
+
+    Answers `{"policies": [{"ticket_type", "priority", "first_response_min", "resolution_min",
+    "pausing_statuses"}...]}`.
+    """
+    hq = _admin(request)
+
+    def run() -> list[dict[str, Any]]:
+        with hq.db.read() as conn:
+            levels = service_levels.load(conn)
+        return [
+            {"ticket_type": ticket_type, "priority": priority, **msgspec.to_builtins(policy)}
+            for (ticket_type, priority), policy in sorted(levels.policies.items())
+        ]
+
+    return json_response({"policies": await run_in_threadpool(run)})
+
+
+@operation(body={"type": "object", "properties": {"first_response_min": {}, "resolution_min": {}}})
+async def put_sla_policy(request: Request) -> Response:
+    """Set the SLA policy of one ticket type (or `*`) and priority (or `*`).
+
+    Body: `{"first_response_min": 60, "resolution_min": 480, "pausing_statuses": [...]}`; open
+    tickets are recalculated.
+    """
+    hq = _admin(request)
+    ticket_type = request.path_params["ticket_type"]
+    priority = request.path_params["priority"]
+    body = await _json(request)
+
+    def run() -> dict[str, Any]:
+        with hq.db.write() as conn:
+            if ticket_type != service_levels.ANY and ticket_type not in reference.ticket_type_codes(conn):
+                raise InvalidInput("unknown_ticket_type", field="ticket_type", value=ticket_type)
+            if priority != service_levels.ANY and priority not in PRIORITIES:
+                raise InvalidInput("invalid_choice", field="priority")
+            try:
+                policy = parse_policy(body)
+            except ValueError as exc:
+                raise InvalidInput("invalid_policy", field=getattr(exc, "field", "policy")) from exc
+            now = _now_ms()
+            service_levels.put_policy(conn, ticket_type, priority, policy, now)
+            recalculated = service_levels.recalculate_open(conn, hq.clock, now)
+        return {
+            "ticket_type": ticket_type,
+            "priority": priority,
+            **msgspec.to_builtins(policy),
+            "recalculated": recalculated,
+        }
+
+    return json_response(await run_in_threadpool(run))
+
+
+async def get_calendar(request: Request) -> Response:
+    """A department's business hours (`*`: the default for departments without their own)."""
+    hq = _admin(request)
+    department = request.path_params["department"]
+
+    def run() -> Any:
+        with hq.db.read() as conn:
+            levels = service_levels.load(conn)
+        found = levels.calendars.get(department)
+        if found is None and department != service_levels.ANY:
+            if department not in _departments(hq):
+                raise NotFound("unknown_department", value=department)
+            return {"department": department, "inherited": True, **msgspec.to_builtins(levels.calendar_for(department))}
+        if found is None:
+            raise NotFound("unknown_department", value=department)
+        return {"department": department, "inherited": False, **msgspec.to_builtins(found)}
+
+    return json_response(await run_in_threadpool(run))
+
+
+@operation(body={"type": "object", "properties": {"tz": {}, "weekly": {}, "holidays": {}, "workdays": {}}})
+async def put_calendar(request: Request) -> Response:
+    """Set a department's business hours.
+
+    Body: `{"tz": "Asia/Shanghai", "weekly": {"mon": [["09:00", "18:00"]], ...}, "holidays":
+    ["2026-10-01"], "workdays": ["2026-10-10"], "workday_hours": "mon", "always_open": false}`;
+    open tickets are recalculated.
+    """
+    hq = _admin(request)
+    department = request.path_params["department"]
+    body = await _json(request)
+    try:
+        calendar = parse_calendar(body)
+    except InvalidCalendar as exc:
+        raise InvalidInput("invalid_calendar", field=exc.field, reason=exc.reason) from exc
+
+    def run() -> dict[str, Any]:
+        with hq.db.write() as conn:
+            if department != service_levels.ANY and department not in reference.department_codes(conn):
+                raise NotFound("unknown_department", value=department)
+            now = _now_ms()
+            service_levels.put_calendar(conn, department, calendar, now)
+            recalculated = service_levels.recalculate_open(conn, hq.clock, now)
+        return {"department": department, **msgspec.to_builtins(calendar), "recalculated": recalculated}
+
+    return json_response(await run_in_threadpool(run))
+
+
+def _departments(hq: HqContext) -> frozenset[str]:
+    with hq.db.read() as conn:
+        return reference.department_codes(conn)
+
+
+routes = [
+    Route("/api/v1/routing-rules", get_routing_rules, methods=["GET"]),
+    Route("/api/v1/routing-rules", put_routing_rules, methods=["PUT"]),
+    Route("/api/v1/sla-policies", get_sla_policies, methods=["GET"]),
+    Route("/api/v1/sla-policies/{ticket_type}/{priority}", put_sla_policy, methods=["PUT"]),
+    Route("/api/v1/departments/{department}/calendar", get_calendar, methods=["GET"]),
+    Route("/api/v1/departments/{department}/calendar", put_calendar, methods=["PUT"]),
+]
