@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 
-from hq_server import changelog, pull, settings_api, staff_api, sync_api
+from hq_server import changelog, pull, scheduler, settings_api, staff_api, sync_api
 from hq_server.clock import new_hq_clock
 from hq_server.context import HqContext
 from hq_server.db import Database
@@ -40,12 +40,19 @@ def open_hq(db_url: str, *, wall_ms: Callable[[], int] | None = None) -> tuple[D
     return db, new_hq_clock(wall_ms, resume_after=head_hlc)
 
 
-def create_app(db_url: str, admin_token: str, *, wall_ms: Callable[[], int] | None = None) -> Starlette:
+def create_app(
+    db_url: str,
+    admin_token: str,
+    *,
+    wall_ms: Callable[[], int] | None = None,
+    sweep_interval_s: float | None = scheduler.SWEEP_INTERVAL_S,
+) -> Starlette:
     """HQ on the database ``db_url`` (a file path for SQLite, or a SQLAlchemy URL).
 
     ``admin_token`` guards the staff API (empty: the staff API refuses everyone). ``wall_ms``
     replaces the wall clock (tests); by default it is the system clock shifted by
-    ``STOREDESK_CLOCK_OFFSET_MS``.
+    ``STOREDESK_CLOCK_OFFSET_MS``. ``sweep_interval_s`` paces the background jobs (None: no
+    background jobs, for tests that run them by hand).
     """
     db, clock = open_hq(db_url, wall_ms=wall_ms)
     notifier = ChangeNotifier(lambda: pull.head_pos(db))
@@ -54,9 +61,12 @@ def create_app(db_url: str, admin_token: str, *, wall_ms: Callable[[], int] | No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        jobs = scheduler.start(db, clock, sweep_interval_s=sweep_interval_s) if sweep_interval_s else None
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.shutdown(wait=True)
             notifier.close()
             db.close()
 

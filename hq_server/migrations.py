@@ -23,7 +23,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import nodes, reference, service_levels
+from hq_server import escalation_sweep, nodes, reference, service_levels
 from hq_server.db import Database
 from hq_server.schema import JsonText, metadata, schema_migrations
 from sync_protocol.hlc import HybridClock
@@ -196,12 +196,20 @@ def _routing_and_sla(conn: Connection, clock: HybridClock) -> None:
     service_levels.put_defaults(conn, time.time_ns() // 1_000_000)
 
 
+def _escalation(conn: Connection, clock: HybridClock) -> None:
+    """The escalation ladder (seeded with the default), the record of fired steps, in-app
+    notifications and the webhook outbox."""
+    _create(conn, "escalation_steps", "escalation_firings", "notifications", "webhook_events")
+    escalation_sweep.put_default_ladder(conn, time.time_ns() // 1_000_000)
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
     (3, "products", _products),
     (4, "push_results", _push_results),
     (5, "routing_and_sla", _routing_and_sla),
+    (6, "escalation", _escalation),
 ]
 
 

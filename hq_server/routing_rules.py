@@ -19,6 +19,7 @@ from collections.abc import Collection, Sequence
 
 import msgspec
 
+from hq_server.validation import field_error
 from sync_protocol.errors import InvalidField
 from sync_protocol.tickets import PRIORITIES, validate_text
 
@@ -181,29 +182,7 @@ def _decode(data: object) -> list[Rule]:
     try:
         return msgspec.convert(data, list[Rule])
     except msgspec.ValidationError as exc:
-        raise _from_validation_error(exc) from exc
-
-
-#: The location msgspec appends to its messages: `` - at `$[2].then` `` (or `` `key` in `$...` ``).
-_MSGSPEC_AT = re.compile(r" - at `(?:key` in `)?\$(?P<path>[^`]*)`$")
-_MSGSPEC_NAMED = re.compile(r"Object (?P<what>contains unknown|missing required) field `(?P<name>.*)`")
-
-
-def _from_validation_error(exc: msgspec.ValidationError) -> InvalidField:
-    """msgspec's error as an :class:`InvalidField` whose field is the path, ``$`` read as ``rules``."""
-    detail = str(exc)
-    field = "rules"
-    at = _MSGSPEC_AT.search(detail)
-    if at is not None:
-        field += at["path"]
-        detail = detail[: at.start()]
-    named = _MSGSPEC_NAMED.fullmatch(detail)
-    if named is None:
-        return InvalidField(field, f"{field}: {detail}", code="invalid_type", detail=detail)
-    field = f"{field}.{named['name']}"
-    if named["what"] == "missing required":
-        return InvalidField(field, f"{field} is required", code="required")
-    return InvalidField(field, f"unknown field {field}", code="unknown_field", name=named["name"])
+        raise field_error(exc, root="rules") from exc
 
 
 def _check_id(field: str, rule_id: str, first_index: dict[str, int]) -> None:

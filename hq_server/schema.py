@@ -288,3 +288,55 @@ department_calendars = sa.Table(
     sa.Column("calendar", JsonText, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+escalation_steps = sa.Table(
+    "escalation_steps",
+    metadata,
+    # The escalation ladder, one row per step in ``position`` order; ``step`` is the JSON of a
+    # hq_server.escalation.Step.
+    sa.Column("id", sa.String(CODE), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("step", JsonText, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+escalation_firings = sa.Table(
+    "escalation_firings",
+    metadata,
+    # A step that fired for a ticket. The primary key is the promise that a step fires once per
+    # ticket, across restarts and concurrent sweeps.
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("step_id", sa.String(CODE), primary_key=True),
+    sa.Column("fired_at", sa.BigInteger, nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    # In-app notifications, addressed to a role (in a department, or chain-wide when "").
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("role", sa.String(CODE), nullable=False),
+    sa.Column("department", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("ticket_id", sa.String(ID), nullable=True),
+    sa.Column("kind", sa.String(CODE), nullable=False),
+    sa.Column("params", JsonText, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("read_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_notifications_to", "role", "department", "created_at"),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    # Events for the configured webhooks (an outbox: written in the transaction that caused the
+    # event, delivered and retried by the scheduler).
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("event", sa.String(CODE), nullable=False),
+    sa.Column("payload", JsonText, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("delivered_at", sa.BigInteger, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Index("ix_webhook_events_due", "delivered_at", "next_attempt_at"),
+)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hq_server import reference, routing, service_levels
+from hq_server import escalation_sweep, notifications, reference, routing, service_levels
 from hq_server.business_hours import InvalidCalendar, parse_calendar
 from hq_server.context import HqContext, bearer_token, context_of
 from hq_server.errors import BadRequest, InvalidInput, NotFound, Unauthorized, from_invalid_field
@@ -188,6 +188,81 @@ async def put_calendar(request: Request) -> Response:
     return json_response(await run_in_threadpool(run))
 
 
+async def get_escalation_steps(request: Request) -> Response:
+    """The escalation ladder in order.
+
+    Answers `{"steps": [{"id", "name", "trigger": "idle"|"due", "minutes", "due", "actions",
+    "role"}...]}`.
+    """
+    hq = _admin(request)
+
+    def run() -> list[Any]:
+        with hq.db.read() as conn:
+            return [msgspec.to_builtins(step) for step in escalation_sweep.load_ladder(conn)]
+
+    return json_response({"steps": await run_in_threadpool(run)})
+
+
+@operation(body={"type": "object", "required": ["steps"], "properties": {"steps": {"type": "array"}}})
+async def put_escalation_steps(request: Request) -> Response:
+    """Replace the escalation ladder with `{"steps": [...]}`.
+
+    A step: `id`, `name`, `trigger` (`idle`: minutes without progress; `due`: minutes after the
+    `first_response` or `resolution` due time, negative for before), `actions` (`remind_lead`,
+    `raise_priority`, `reassign`, `notify_role` with `role`, `webhook`). Each step fires once per
+    ticket.
+    """
+    hq = _admin(request)
+    body = await _json(request)
+    if not isinstance(body, dict) or "steps" not in body:
+        raise InvalidInput("required", field="steps")
+
+    def run() -> list[Any]:
+        with hq.db.write() as conn:
+            try:
+                steps = escalation_sweep.replace_ladder(conn, body["steps"], _now_ms())
+            except InvalidField as exc:
+                raise from_invalid_field(exc, **exc.params) from exc
+        return [msgspec.to_builtins(step) for step in steps]
+
+    return json_response({"steps": await run_in_threadpool(run)})
+
+
+async def get_notifications(request: Request) -> Response:
+    """In-app notifications of a role (`?role=lead&department=qc`; chain-wide ones included).
+
+    `unread=1` leaves out those already read. Each has `id`, `kind`, `ticket_id`,
+    `ticket_number`, `message` (in the request's language), `created_at`, `read_at`.
+    """
+    hq = _admin(request)
+    role = request.query_params.get("role", "")
+    if not role:
+        raise BadRequest("invalid_param", field="role")
+    department = request.query_params.get("department", "")
+    unread = request.query_params.get("unread") in ("1", "true")
+    lang = "en" if request.headers.get("accept-language", "").lower().startswith("en") else "zh"
+
+    def run() -> list[dict[str, Any]]:
+        with hq.db.read() as conn:
+            return notifications.inbox_view(conn, role=role, department=department, unread=unread, lang=lang)
+
+    return json_response({"items": await run_in_threadpool(run)})
+
+
+async def read_notification(request: Request) -> Response:
+    """Mark a notification read."""
+    hq = _admin(request)
+    notification_id = request.path_params["id"]
+
+    def run() -> bool:
+        with hq.db.write() as conn:
+            return notifications.mark_read(conn, notification_id, _now_ms())
+
+    if not await run_in_threadpool(run):
+        raise NotFound("notification_not_found", value=notification_id)
+    return json_response({"id": notification_id, "read": True})
+
+
 def _departments(hq: HqContext) -> frozenset[str]:
     with hq.db.read() as conn:
         return reference.department_codes(conn)
@@ -200,4 +275,8 @@ routes = [
     Route("/api/v1/sla-policies/{ticket_type}/{priority}", put_sla_policy, methods=["PUT"]),
     Route("/api/v1/departments/{department}/calendar", get_calendar, methods=["GET"]),
     Route("/api/v1/departments/{department}/calendar", put_calendar, methods=["PUT"]),
+    Route("/api/v1/escalation-steps", get_escalation_steps, methods=["GET"]),
+    Route("/api/v1/escalation-steps", put_escalation_steps, methods=["PUT"]),
+    Route("/api/v1/notifications", get_notifications, methods=["GET"]),
+    Route("/api/v1/notifications/{id}/read", read_notification, methods=["POST"]),
 ]
