@@ -16,6 +16,7 @@ column :mod:`hq_server.schema` declares.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 
@@ -25,13 +26,16 @@ from sqlalchemy.engine import Connection
 
 from hq_server import escalation_sweep, nodes, reference, service_levels
 from hq_server.db import Database
-from hq_server.schema import JsonText, metadata, schema_migrations
+from hq_server.schema import JsonText, meta, metadata, schema_migrations
 from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import OpResult
 from sync_protocol.tickets import DEFAULT_TICKET_TYPES
 from sync_protocol.version import MAX_HLC_LENGTH, MAX_ID_LENGTH
 
 MigrationFn = Callable[[Connection, HybridClock], None]
+
+#: ``meta`` key of the secret that signs survey links (made by migration 7).
+SURVEY_SECRET_KEY = "survey_secret"
 
 
 #: The tables version 1 made that :mod:`hq_server.schema` still defines as they were.
@@ -203,6 +207,13 @@ def _escalation(conn: Connection, clock: HybridClock) -> None:
     escalation_sweep.put_default_ladder(conn, time.time_ns() // 1_000_000)
 
 
+def _teams_and_surveys(conn: Connection, clock: HybridClock) -> None:
+    """Agents and their departments' assignment settings, webhook endpoints and deliveries,
+    satisfaction surveys, and the secret that signs survey links."""
+    _create(conn, "agents", "department_settings", "webhooks", "webhook_deliveries", "surveys")
+    conn.execute(meta.insert().values(key=SURVEY_SECRET_KEY, value=secrets.token_urlsafe(32)))
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -210,6 +221,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (4, "push_results", _push_results),
     (5, "routing_and_sla", _routing_and_sla),
     (6, "escalation", _escalation),
+    (7, "teams_and_surveys", _teams_and_surveys),
 ]
 
 

@@ -340,3 +340,72 @@ webhook_events = sa.Table(
     sa.Column("last_error", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_webhook_events_due", "delivered_at", "next_attempt_at"),
 )
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    # Where HQ posts its events (WeCom, SMS gateways...): each delivery is signed with ``secret``.
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("url", sa.String(500), nullable=False),
+    sa.Column("secret", sa.String(200), nullable=False),
+    # JSON list of event names it wants; empty: every event.
+    sa.Column("events", JsonText, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    # One event to one webhook: attempts, the next try (exponential backoff), the outcome.
+    sa.Column("event_id", sa.String(ID), sa.ForeignKey("webhook_events.id"), primary_key=True),
+    sa.Column("webhook_id", sa.String(ID), sa.ForeignKey("webhooks.id"), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("delivered_at", sa.BigInteger, nullable=True),
+    sa.Column("failed_at", sa.BigInteger, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Index("ix_webhook_deliveries_due", "delivered_at", "failed_at", "next_attempt_at"),
+)
+
+surveys = sa.Table(
+    "surveys",
+    metadata,
+    # The satisfaction survey sent when a ticket is resolved: one per ticket, one answer each.
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False, unique=True),
+    sa.Column("department", sa.String(CODE), nullable=False),
+    sa.Column("assignee", sa.String(80), nullable=False, server_default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("answered_at", sa.BigInteger, nullable=True),
+    sa.Column("score", sa.Integer, nullable=True),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    # HQ staff who work tickets. ``departments`` and ``lead_of`` are JSON lists of department
+    # codes; ``shift`` a business_hours.Calendar as JSON (null: on shift whenever active).
+    sa.Column("id", sa.String(CODE), primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("departments", JsonText, nullable=False),
+    sa.Column("lead_of", JsonText, nullable=False),
+    sa.Column("cap", sa.Integer, nullable=False, server_default="20"),
+    sa.Column("shift", JsonText, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+department_settings = sa.Table(
+    "department_settings",
+    metadata,
+    # How a department hands out its tickets: ``round_robin`` or ``least_open``; after how many
+    # minutes an untouched assignment goes back to the pool; where round robin stands.
+    sa.Column("department", sa.String(CODE), primary_key=True),
+    sa.Column("strategy", sa.String(20), nullable=False, server_default="round_robin"),
+    sa.Column("assignment_timeout_min", sa.Integer, nullable=False, server_default="120"),
+    sa.Column("last_assigned", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
