@@ -2,7 +2,8 @@
 push (tickets arriving from stores) and the staff API (tickets made or changed at HQ) route
 tickets and keep their SLA fields current.
 
-A ticket is routed the first time HQ holds it (:mod:`hq_server.routing`). Its SLA fields are
+A ticket is routed the first time HQ holds it (:mod:`hq_server.routing`) and handed to an agent
+of its department if one can take it (:mod:`hq_server.assignment`). Its SLA fields are
 recomputed (:mod:`hq_server.service_levels`) when it is routed, when its status changes, and when
 HQ changes what its SLA depends on (priority, department, type) or answers it for the first time.
 """
@@ -13,17 +14,22 @@ from collections.abc import Iterable
 
 from sqlalchemy.engine import Connection
 
-from hq_server import routing, service_levels
+from hq_server import assignment, routing, service_levels
 from hq_server.ticket_rules import TicketBatch
+from sync_protocol.hlc import HybridClock
 
 
-def decide(conn: Connection, batch: TicketBatch, now_ms: int, *, touched: Iterable[str] = ()) -> None:
-    """Route the batch's tickets that reach HQ now, and refresh the SLA of those that need it
-    (``touched``: tickets HQ changed in a way the SLA depends on)."""
+def decide(
+    conn: Connection, clock: HybridClock, batch: TicketBatch, now_ms: int, *, touched: Iterable[str] = ()
+) -> None:
+    """Route the batch's tickets that reach HQ now and give them to an agent of their department,
+    and refresh the SLA of those that need it (``touched``: tickets HQ changed in a way the SLA
+    depends on)."""
     fresh = routing.unrouted(batch.tickets[ticket_id] for ticket_id in batch.changed)
     if fresh:
         context = routing.load_context(conn, fresh)
         for ticket in fresh:
             routing.route(ticket, context, now_ms)
+        assignment.assign_pool(conn, clock, batch, [t.id for t in fresh], now_ms)
     status_changed = [entry.ticket_id for entry in batch.history]
     service_levels.refresh(conn, batch, [*(t.id for t in fresh), *status_changed, *touched], now_ms)

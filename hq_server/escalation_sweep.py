@@ -145,7 +145,7 @@ def _apply_edits(conn: Connection, clock: HybridClock, edits: dict[str, dict[str
     for ticket_id, changes in edits.items():
         if ticket_id in batch.tickets:
             hq_edit(batch, ticket_id, changes, clock.now().encode())
-    dispatch.decide(conn, batch, now_ms, touched=list(edits))
+    dispatch.decide(conn, clock, batch, now_ms, touched=list(edits))
     ticket_store.flush(conn, clock, batch)
 
 

@@ -162,7 +162,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                 stale = renumbered or result.status != "applied" or result.code != ""
             if stale and item.payload is not None:
                 touched[item.payload.ticket_id] = None
-        dispatch.decide(conn, batch, now_ms)
+        dispatch.decide(conn, clock, batch, now_ms)
         ticket_store.flush(conn, clock, batch)
         nodes.store_results(conn, node.id, fresh, now_ms)
         nodes.record_sync(conn, node.id, high_water=high_water, ticket_counter=counter, now_ms=now_ms)

@@ -43,7 +43,8 @@ DEFAULT_TYPE_DEPARTMENTS: dict[str, str] = {
 }
 
 
-def _log(conn: Connection, clock: HybridClock, entity: str, item: ReferenceItem) -> None:
+def log_item(conn: Connection, clock: HybridClock, entity: str, item: ReferenceItem) -> None:
+    """Append a reference item's new version to the change log (every store pulls it)."""
     changelog.append(conn, clock, [changelog.Entry(entity, item.id, None, None, encode_entity(item))])
 
 
@@ -54,7 +55,7 @@ def put_department(
     values = {"name_zh": name_zh, "name_en": name_en, "sort": sort, "active": True}
     _upsert(conn, departments, departments.c.code, code, values)
     item = ReferenceItem(id=code, code=code, name_zh=name_zh, name_en=name_en, attrs={"sort": sort, "active": True})
-    _log(conn, clock, "department", item)
+    log_item(conn, clock, "department", item)
 
 
 def put_ticket_type(
@@ -78,7 +79,7 @@ def put_ticket_type(
     _upsert(conn, ticket_types, ticket_types.c.code, code, values)
     attrs: dict[str, object] = {"default_department": default_department or "", "sort": sort, "active": True}
     item = ReferenceItem(id=code, code=code, name_zh=name_zh, name_en=name_en, attrs=attrs)
-    _log(conn, clock, "ticket_type", item)
+    log_item(conn, clock, "ticket_type", item)
 
 
 def ensure_region(conn: Connection, clock: HybridClock, code: str, now_ms: int) -> str:
@@ -88,7 +89,7 @@ def ensure_region(conn: Connection, clock: HybridClock, code: str, now_ms: int) 
         return str(found)
     region_id = new_id()
     conn.execute(regions.insert().values(id=region_id, code=code, name=code, created_at=now_ms))
-    _log(conn, clock, "region", ReferenceItem(id=region_id, code=code, name_zh=code))
+    log_item(conn, clock, "region", ReferenceItem(id=region_id, code=code, name_zh=code))
     return region_id
 
 
@@ -129,7 +130,7 @@ def ensure_store(
         changed["updated_at"] = now_ms
         conn.execute(stores.update().where(stores.c.id == values["id"]).values(**changed))
         values.update(changed)
-    _log(conn, clock, "store", store_item(conn, values))
+    log_item(conn, clock, "store", store_item(conn, values))
     return values
 
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hq_server import escalation_sweep, notifications, reference, routing, service_levels
+from hq_server import assignment, escalation_sweep, notifications, reference, routing, service_levels
 from hq_server.business_hours import InvalidCalendar, parse_calendar
 from hq_server.context import HqContext, bearer_token, context_of
 from hq_server.errors import BadRequest, InvalidInput, NotFound, Unauthorized, from_invalid_field
@@ -263,6 +263,100 @@ async def read_notification(request: Request) -> Response:
     return json_response({"id": notification_id, "read": True})
 
 
+def _agent_json(agent: assignment.Agent, open_count: int) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "departments": list(agent.departments),
+        "lead_of": list(agent.lead_of),
+        "cap": agent.cap,
+        "shift": msgspec.to_builtins(agent.shift) if agent.shift is not None else None,
+        "active": agent.active,
+        "open_tickets": open_count,
+    }
+
+
+async def get_agents(request: Request) -> Response:
+    """Agents with their departments, cap, shift and open tickets (`?department=` filters)."""
+    hq = _admin(request)
+    department = request.query_params.get("department", "")
+
+    def run() -> list[dict[str, Any]]:
+        with hq.db.read() as conn:
+            counts = assignment.open_counts(conn)
+            found = assignment.load_agents(conn)
+        return [_agent_json(a, counts.get(a.id, 0)) for a in found if not department or department in a.departments]
+
+    return json_response({"items": await run_in_threadpool(run)})
+
+
+@operation(body={"type": "object", "required": ["name", "departments"]})
+async def put_agent(request: Request) -> Response:
+    """Create or change an agent.
+
+    Body: `{"name", "departments": [...], "lead_of": [...], "cap": 20, "shift": calendar or null,
+    "active": true}`. The agent's name reaches the stores, so they see who has their tickets.
+    """
+    hq = _admin(request)
+    agent_id = request.path_params["id"]
+    body = await _json(request)
+
+    def run() -> dict[str, Any]:
+        with hq.db.write() as conn:
+            try:
+                agent = assignment.put_agent(conn, hq.clock, agent_id, body, _now_ms())
+            except InvalidField as exc:
+                raise from_invalid_field(exc, **exc.params) from exc
+            return _agent_json(agent, assignment.open_counts(conn).get(agent.id, 0))
+
+    return json_response(await run_in_threadpool(run))
+
+
+async def get_assignment_settings(request: Request) -> Response:
+    """How a department hands out tickets: `strategy` (`round_robin` or `least_open`) and
+    `assignment_timeout_min` (an untouched assignment goes back to the pool after it)."""
+    hq = _admin(request)
+    department = request.path_params["department"]
+
+    def run() -> dict[str, Any]:
+        with hq.db.read() as conn:
+            if department not in reference.department_codes(conn):
+                raise NotFound("unknown_department", value=department)
+            found = assignment.load_settings(conn).get(department, assignment.DepartmentSettings())
+        return {"department": department, "strategy": found.strategy, "assignment_timeout_min": found.timeout_min}
+
+    return json_response(await run_in_threadpool(run))
+
+
+@operation(body={"type": "object", "properties": {"strategy": {}, "assignment_timeout_min": {}}})
+async def put_assignment_settings(request: Request) -> Response:
+    """Set a department's `strategy` and `assignment_timeout_min`."""
+    hq = _admin(request)
+    department = request.path_params["department"]
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("invalid_json")
+
+    def run() -> dict[str, Any]:
+        with hq.db.write() as conn:
+            try:
+                assignment.put_settings(
+                    conn,
+                    department,
+                    strategy=body.get("strategy", "round_robin"),
+                    timeout_min=body.get("assignment_timeout_min", assignment.DEFAULT_TIMEOUT_MIN),
+                    now_ms=_now_ms(),
+                )
+            except InvalidField as exc:
+                if exc.code == "unknown_department":
+                    raise NotFound("unknown_department", value=department) from exc
+                raise from_invalid_field(exc, **exc.params) from exc
+            found = assignment.load_settings(conn)[department]
+        return {"department": department, "strategy": found.strategy, "assignment_timeout_min": found.timeout_min}
+
+    return json_response(await run_in_threadpool(run))
+
+
 def _departments(hq: HqContext) -> frozenset[str]:
     with hq.db.read() as conn:
         return reference.department_codes(conn)
@@ -279,4 +373,8 @@ routes = [
     Route("/api/v1/escalation-steps", put_escalation_steps, methods=["PUT"]),
     Route("/api/v1/notifications", get_notifications, methods=["GET"]),
     Route("/api/v1/notifications/{id}/read", read_notification, methods=["POST"]),
+    Route("/api/v1/agents", get_agents, methods=["GET"]),
+    Route("/api/v1/agents/{id}", put_agent, methods=["PUT"]),
+    Route("/api/v1/departments/{department}/assignment", get_assignment_settings, methods=["GET"]),
+    Route("/api/v1/departments/{department}/assignment", put_assignment_settings, methods=["PUT"]),
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from hq_server import dispatch, reference, ticket_store
+from hq_server import assignment, dispatch, reference, ticket_store
 from hq_server.db import Database
 from hq_server.errors import InvalidInput, NotFound, from_invalid_field
 from hq_server.ticket_rules import Outcome, TicketBatch, add_comment, change_status, create_ticket, hq_edit
@@ -84,7 +84,7 @@ def create(db: Database, clock: HybridClock, fields: dict[str, Any], *, store: s
                 hq_edit(batch, payload.ticket_id, hq_only, hlc)
             except InvalidField as exc:
                 raise from_invalid_field(exc, value=exc.field) from exc
-        dispatch.decide(conn, batch, _now_ms())
+        dispatch.decide(conn, clock, batch, _now_ms())
         ticket_store.flush(conn, clock, batch)
     return batch.tickets[payload.ticket_id]
 
@@ -114,11 +114,16 @@ def edit(db: Database, clock: HybridClock, key: str, changes: dict[str, Any]) ->
             _first_response(batch, ticket.id)
         if changes:
             try:
+                if "assignee" in changes:
+                    department = changes.get("department", ticket.department)
+                    assignment.check_assignee(conn, str(department), changes["assignee"])
                 hq_edit(batch, ticket.id, changes, hlc)
             except InvalidField as exc:
                 raise from_invalid_field(exc, value=changes.get(exc.field, "")) from exc
+            if "assignee" in changes and status is None:
+                _follow_assignment(batch, clock, ticket.id)
         sla_inputs = status is not None or any(name in changes for name in SLA_INPUTS)
-        dispatch.decide(conn, batch, _now_ms(), touched=[ticket.id] if sla_inputs else [])
+        dispatch.decide(conn, clock, batch, _now_ms(), touched=[ticket.id] if sla_inputs else [])
         ticket_store.flush(conn, clock, batch)
     return batch.tickets[ticket.id]
 
@@ -142,9 +147,21 @@ def comment(db: Database, clock: HybridClock, key: str, body: object, author: ob
         )
         _raise_if_rejected(add_comment(batch, payload, store_id=None, hlc=hlc, origin=None, source="hq"))
         _first_response(batch, ticket.id)
-        dispatch.decide(conn, batch, _now_ms(), touched=[ticket.id])
+        dispatch.decide(conn, clock, batch, _now_ms(), touched=[ticket.id])
         ticket_store.flush(conn, clock, batch)
     return batch.comments[0]
+
+
+def _follow_assignment(batch: TicketBatch, clock: HybridClock, ticket_id: str) -> None:
+    """A lead's (re)assignment shows in the status: a pool ticket given to an agent becomes
+    ``assigned``; an assigned ticket taken from its agent goes back to ``new`` (the pool)."""
+    ticket = batch.tickets[ticket_id]
+    target = {("new", True): "assigned", ("assigned", False): "new"}.get((ticket.status, bool(ticket.assignee)))
+    if target is not None:
+        event = TicketStatus(
+            ticket_id=ticket_id, event_id=new_id(), status=target, note=ticket.assignee, actor=HQ_ACTOR, at=_now_ms()
+        )
+        _raise_if_rejected(change_status(batch, event, store_id=None, hlc=clock.now().encode(), origin=None))
 
 
 def _first_response(batch: TicketBatch, ticket_id: str) -> None:

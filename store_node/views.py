@@ -41,17 +41,26 @@ def _sync_marks(node: Node, ticket_ids: list[str]) -> dict[str, tuple[str, list[
     return marks
 
 
-def _department_names(node: Node, lang: str) -> dict[str, str]:
-    rows = node.replica.query("SELECT code, name_zh, name_en FROM reference WHERE entity = 'department'")
+def _names(node: Node, entity: str, lang: str) -> dict[str, str]:
+    """Code -> name of the synced reference items of one kind (departments, agents)."""
+    rows = node.replica.query("SELECT code, name_zh, name_en FROM reference WHERE entity = ?", (entity,))
     return {r["code"]: (r["name_en"] or r["name_zh"]) if lang == "en" else r["name_zh"] for r in rows}
 
 
-def _routing_json(row: Any, departments: dict[str, str], lang: str) -> dict[str, Any]:
+class _Names:
+    """The names a ticket's JSON shows for codes HQ gave it."""
+
+    def __init__(self, node: Node, lang: str) -> None:
+        self.departments = _names(node, "department", lang)
+        self.agents = _names(node, "agent", lang)
+
+
+def _routing_json(row: Any, names: _Names, lang: str) -> dict[str, Any]:
     """Where the ticket stands with HQ's routing: awaiting it (made here, HQ has not seen it yet)
     or routed to a department."""
     if row["routed_at"] is None:
         return {"state": "awaiting", "label": text("awaiting_routing", lang)}
-    department = departments.get(row["department"], row["department"])
+    department = names.departments.get(row["department"], row["department"])
     return {
         "state": "routed",
         "label": text("routed_to", lang, department=department),
@@ -59,9 +68,7 @@ def _routing_json(row: Any, departments: dict[str, str], lang: str) -> dict[str,
     }
 
 
-def _ticket_json(
-    row: Any, mark: tuple[str, list[dict[str, str]]], lang: str, departments: dict[str, str]
-) -> dict[str, Any]:
+def _ticket_json(row: Any, mark: tuple[str, list[dict[str, str]]], lang: str, names: _Names) -> dict[str, Any]:
     labels = STATUS_LABELS.get(row["status"], (row["status"], row["status"]))
     return {
         "id": row["id"],
@@ -78,6 +85,8 @@ def _ticket_json(
         "status_label": labels[1] if lang == "en" else labels[0],
         "department": row["department"],
         "assignee": row["assignee"],
+        "assignee_name": names.agents.get(row["assignee"], row["assignee"]),
+        "department_name": names.departments.get(row["department"], row["department"]),
         "priority": row["priority"],
         "first_response_due": iso(row["first_response_due"]),
         "resolution_due": iso(row["resolution_due"]),
@@ -86,7 +95,7 @@ def _ticket_json(
         "extra": json.loads(row["extra"] or "{}"),
         "channel": row["channel"],
         "tags": json.loads(row["tags"] or "[]"),
-        "routing": _routing_json(row, departments, lang),
+        "routing": _routing_json(row, names, lang),
         "sla": {
             "first_response_due": iso(row["first_response_due"]),
             "resolution_due": iso(row["resolution_due"]),
@@ -108,8 +117,8 @@ def list_tickets(
     )
     total_row = node.replica.one(f"SELECT count(*) FROM tickets {where}", params)
     marks = _sync_marks(node, [r["id"] for r in rows])
-    departments = _department_names(node, lang)
-    items = [_ticket_json(r, marks.get(r["id"], ("synced", [])), lang, departments) for r in rows]
+    names = _Names(node, lang)
+    items = [_ticket_json(r, marks.get(r["id"], ("synced", [])), lang, names) for r in rows]
     return {"items": items, "total": int(total_row[0]) if total_row else 0}
 
 
@@ -117,7 +126,7 @@ def get_ticket(node: Node, key: str, *, lang: str = "zh") -> dict[str, Any]:
     ticket_id = resolve_id(node, key)
     row = node.replica.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
     mark = _sync_marks(node, [ticket_id]).get(ticket_id, ("synced", []))
-    body = _ticket_json(row, mark, lang, _department_names(node, lang))
+    body = _ticket_json(row, mark, lang, _Names(node, lang))
     pending = outbox.pending_records_of(node, ticket_id)
     body["comments"] = [
         {

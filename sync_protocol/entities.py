@@ -19,6 +19,7 @@ ENTITY_TYPES: dict[str, type[msgspec.Struct]] = {
     "region": ReferenceItem,
     "department": ReferenceItem,
     "product": ReferenceItem,
+    "agent": ReferenceItem,
 }
 
 _encoder = msgspec.msgpack.Encoder()

@@ -51,6 +51,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "notice_escalation": {"zh": "工单 {number} 已升级：{step_name}", "en": "Ticket {number} escalated: {step_name}"},
     "notification_not_found": {"zh": "找不到该通知", "en": "no such notification"},
     "invalid_steps": {"zh": "{field}格式不正确：应为升级步骤列表", "en": "{field} must be a list of steps"},
+    "unknown_agent": {"zh": "{value} 不是该部门的在职客服", "en": "{value} is not an active agent of the department"},
     "awaiting_routing": {"zh": "等待总部分派部门", "en": "Awaiting routing at HQ"},
     "routed_to": {"zh": "已转至{department}", "en": "Routed to {department}"},
     "invalid_rules_file": {

@@ -164,10 +164,12 @@ def test_pull_applies_hq_changes_and_advances_the_cursor(make_store: StoreFactor
     assert store.call(lambda client: client.pull_all()) == 0
     assert store.node.replica.get("cursor") == cursor
 
-    hq_patch(store.hq, made["id"], assignee="李工", status="assigned")
+    agent = store.hq.api("PUT", "/api/v1/agents/li", json={"name": "李工", "departments": [made["department"]]})
+    assert agent.status_code == 200, agent.text
+    hq_patch(store.hq, made["id"], assignee="li", status="assigned")
     store.sync()
     mine = local_ticket(store.node, made["id"])
-    assert (mine["assignee"], mine["status"]) == ("李工", "assigned")
+    assert (mine["assignee"], mine["assignee_name"], mine["status"]) == ("li", "李工", "assigned")
     other.sync()
     assert scalar(other.node.replica, "SELECT title FROM tickets") == "别的门店"
 
