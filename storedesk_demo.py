@@ -64,14 +64,33 @@ DEPARTMENT_OF_TYPE = {
     "stock": "warehouse",
     "other": "cs",
 }
-AGENTS = {
-    "qc": "质检-王敏",
-    "it": "IT-陈涛",
-    "operations": "运营-刘洋",
-    "cs": "客服-赵丽",
-    "claims": "售后-孙杰",
-    "warehouse": "仓储-周强",
+#: The demo's agents: id -> (name, departments, lead of).
+AGENTS: dict[str, tuple[str, list[str], list[str]]] = {
+    "wangmin": ("质检-王敏", ["qc"], ["qc"]),
+    "lina": ("质检-李娜", ["qc"], []),
+    "chentao": ("IT-陈涛", ["it"], ["it"]),
+    "liuyang": ("运营-刘洋", ["operations"], ["operations"]),
+    "zhaoli": ("客服-赵丽", ["cs"], ["cs"]),
+    "huanglei": ("客服-黄磊", ["cs"], []),
+    "sunjie": ("售后-孙杰", ["claims"], ["claims"]),
+    "zhouqiang": ("仓储-周强", ["warehouse"], ["warehouse"]),
+    "wufang": ("财务-吴芳", ["finance"], ["finance"]),
 }
+#: The demo's routing rules (on top of each type's default department).
+RULES: list[dict[str, Any]] = [
+    {
+        "id": "vip-complaints",
+        "name": "VIP 会员投诉：客服加急",
+        "when": {"types": ["complaint"], "keywords": ["VIP", "会员"]},
+        "then": {"department": "cs", "priority": "urgent", "tags": ["vip"]},
+    },
+    {
+        "id": "refunds",
+        "name": "退款相关：财务",
+        "when": {"keywords": ["退款", "refund"]},
+        "then": {"department": "finance", "tags": ["refund"]},
+    },
+]
 
 
 def _storedesk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -143,9 +162,21 @@ def _import_catalogue(data: Path, db: str) -> None:
         raise SystemExit(f"demo: could not import the catalogue:\n{done.stderr}")
 
 
-def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str]) -> None:
-    """A few dozen tickets in different states, with comments from both sides."""
+def _setup_service(hq: httpx.Client) -> None:
+    """Agents of every department, routing rules and a least-open customer-service desk."""
+    for agent_id, (name, departments, lead_of) in AGENTS.items():
+        body = {"name": name, "departments": departments, "lead_of": lead_of, "cap": 15}
+        hq.put(f"/api/v1/agents/{agent_id}", json=body).raise_for_status()
+    hq.put("/api/v1/routing-rules", json={"rules": RULES}).raise_for_status()
+    desk = {"strategy": "least_open", "assignment_timeout_min": 60}
+    hq.put("/api/v1/departments/cs/assignment", json=desk).raise_for_status()
+
+
+def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) -> None:
+    """A few dozen tickets, routed and assigned by HQ, in different states, with comments from
+    both sides; one of them escalated."""
     hq = httpx.Client(base_url=hq_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
+    _setup_service(hq)
     made: list[dict[str, Any]] = []
     for index, (code, url) in enumerate(store_urls.items()):
         with httpx.Client(base_url=url, timeout=10) as store:
@@ -157,30 +188,21 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str]) -> None:
                 )
                 response.raise_for_status()
                 made.append({**response.json(), "store_code": code, "store_url": url})
-    # Wait for HQ to have them all.
+    # Wait for HQ to have routed them all.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if all(hq.get(f"/api/v1/tickets/{t['id']}").status_code == 200 for t in made):
+        found = [hq.get(f"/api/v1/tickets/{t['id']}") for t in made]
+        if all(r.status_code == 200 and r.json()["routed_at"] for r in found):
             break
         time.sleep(0.3)
     for n, ticket in enumerate(made):
-        department = DEPARTMENT_OF_TYPE[ticket["type"]]
         stage = n % 6
-        if stage == 0:
-            continue  # still awaiting routing
-        changes: dict[str, Any] = {
-            "department": department,
-            "assignee": AGENTS[department],
-            "status": "assigned",
-        }
-        if ticket["type"] == "complaint":
-            changes["priority"] = "high"
-        hq.patch(f"/api/v1/tickets/{ticket['id']}", json=changes).raise_for_status()
-        if stage >= 2:
-            hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "in_progress"}).raise_for_status()
-            hq.post(
-                f"/api/v1/tickets/{ticket['id']}/comments", json={"body": "已收到，正在与供应商沟通"}
-            ).raise_for_status()
+        if stage <= 1:
+            continue  # assigned, not started yet
+        hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "in_progress"}).raise_for_status()
+        hq.post(
+            f"/api/v1/tickets/{ticket['id']}/comments", json={"body": "已收到，正在与供应商沟通"}
+        ).raise_for_status()
         if stage == 3:
             hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "waiting_store"}).raise_for_status()
             with httpx.Client(base_url=ticket["store_url"], timeout=10) as store:
@@ -190,6 +212,22 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str]) -> None:
         if stage == 5:
             hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}).raise_for_status()
     hq.close()
+    _escalate_one(db, made[0]["id"])
+
+
+def _escalate_one(db_url: str, ticket_id: str) -> None:
+    """Show an escalated ticket without waiting a day: run the escalation sweep for one untouched
+    ticket as if 25 hours had passed (the ladder's first step: remind the lead, raise priority).
+    The demo works on HQ's database file directly, as a second HQ process would."""
+    from hq_server.db import Database
+    from hq_server.escalation_sweep import sweep
+    from sync_protocol.hlc import HybridClock, system_wall_ms
+
+    db = Database(db_url)
+    try:
+        sweep(db, HybridClock("hq-demo"), system_wall_ms() + 25 * 3600 * 1000, only=[ticket_id])
+    finally:
+        db.close()
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -273,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
             _wait_healthy(url, proc)
         if not state.get("seeded"):
             print("demo: filling the chain with tickets ...", flush=True)
-            _seed(hq_url, state["admin_token"], store_urls)
+            _seed(hq_url, state["admin_token"], store_urls, db)
             state["seeded"] = True
             (data / "demo.json").write_text(json.dumps(state, indent=2))
 

@@ -13,7 +13,7 @@ key is a second guard. The time is passed in (``now_ms``), so tests move it forw
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -70,14 +70,16 @@ class SweepResult:
     fired: list[tuple[str, str]] = field(default_factory=list)
 
 
-def sweep(db: Database, clock: HybridClock, now_ms: int) -> SweepResult:
-    """Fire every due step once; see the module docstring."""
+def sweep(db: Database, clock: HybridClock, now_ms: int, *, only: Collection[str] | None = None) -> SweepResult:
+    """Fire every due step once (of the tickets ``only``, when given); see the module docstring."""
     result = SweepResult()
     with db.write() as conn:
         ladder = load_ladder(conn)
         if not ladder:
             return result
         candidates = _open_tickets(conn)
+        if only is not None:
+            candidates = {i: c for i, c in candidates.items() if i in only}
         fired = _fired(conn)
         edits: dict[str, dict[str, str]] = {}
         for ticket_id, (department, priority, ticket_clock) in candidates.items():
