@@ -26,6 +26,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
 DB_ENV = "STOREDESK_DB"
 ADMIN_TOKEN_ENV = "STOREDESK_ADMIN_TOKEN"
+PUBLIC_URL_ENV = "STOREDESK_PUBLIC_URL"
 #: Seconds uvicorn waits for open requests at shutdown before cancelling them.
 GRACEFUL_SHUTDOWN_S = 5
 
@@ -43,6 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument("--admin-token", help=f"bearer token of the staff API; env {ADMIN_TOKEN_ENV}")
+    serve.add_argument(
+        "--public-url", help=f"the address customers reach HQ at, for survey links (env {PUBLIC_URL_ENV})"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=_run(_serve))
 
@@ -202,6 +206,11 @@ def _serve(args: argparse.Namespace) -> int:
         raise HqError("admin_token_required")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(_db(args), token)
+    public_url = args.public_url or os.environ.get(PUBLIC_URL_ENV) or f"http://{args.host}:{args.port}"
+    with context(app).db.write() as conn:
+        from hq_server.dispatch import set_public_url
+
+        set_public_url(conn, public_url)
     config = uvicorn.Config(
         app,
         host=args.host,

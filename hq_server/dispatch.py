@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import assignment, routing, service_levels
+from hq_server import assignment, routing, service_levels, surveys
+from hq_server.schema import meta
 from hq_server.ticket_rules import TicketBatch
 from sync_protocol.hlc import HybridClock
 
@@ -33,3 +35,25 @@ def decide(
         assignment.assign_pool(conn, clock, batch, [t.id for t in fresh], now_ms)
     status_changed = [entry.ticket_id for entry in batch.history]
     service_levels.refresh(conn, batch, [*(t.id for t in fresh), *status_changed, *touched], now_ms)
+
+
+#: ``meta`` key of the address customers reach HQ at (survey links); ``hq serve`` records it.
+PUBLIC_URL_KEY = "public_url"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
+
+
+def after_flush(conn: Connection, batch: TicketBatch, now_ms: int) -> None:
+    """What follows a write once its tickets are stored: a satisfaction survey for each ticket
+    resolved in it (the survey row refers to the ticket row, hence after the flush)."""
+    if any(entry.to_status == "resolved" for entry in batch.history):
+        surveys.open_for_resolved(conn, batch, now_ms, base_url=public_url(conn))
+
+
+def public_url(conn: Connection) -> str:
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.key == PUBLIC_URL_KEY)).scalar()
+    return str(value) if value else DEFAULT_PUBLIC_URL
+
+
+def set_public_url(conn: Connection, url: str) -> None:
+    conn.execute(meta.delete().where(meta.c.key == PUBLIC_URL_KEY))
+    conn.execute(meta.insert().values(key=PUBLIC_URL_KEY, value=url.rstrip("/")))

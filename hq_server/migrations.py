@@ -214,6 +214,11 @@ def _teams_and_surveys(conn: Connection, clock: HybridClock) -> None:
     conn.execute(meta.insert().values(key=SURVEY_SECRET_KEY, value=secrets.token_urlsafe(32)))
 
 
+def _ticket_forms(conn: Connection, clock: HybridClock) -> None:
+    """Ticket type forms (a chain defines its own through the API; none by default)."""
+    _create(conn, "ticket_forms")
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -222,6 +227,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (5, "routing_and_sla", _routing_and_sla),
     (6, "escalation", _escalation),
     (7, "teams_and_surveys", _teams_and_surveys),
+    (8, "ticket_forms", _ticket_forms),
 ]
 
 

@@ -133,6 +133,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         batch = TicketBatch(
             tickets=ticket_store.load_tickets(conn, ticket_ids),
             type_codes=reference.ticket_type_codes(conn),
+            forms=reference.forms_of(conn),
             known_comment_ids=ticket_store.existing_ids(conn, comments, _ids(new, TicketComment)),
             known_event_ids=ticket_store.existing_ids(conn, ticket_history, _ids(new, TicketStatus)),
         )
@@ -164,6 +165,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                 touched[item.payload.ticket_id] = None
         dispatch.decide(conn, clock, batch, now_ms)
         ticket_store.flush(conn, clock, batch)
+        dispatch.after_flush(conn, batch, now_ms)
         nodes.store_results(conn, node.id, fresh, now_ms)
         nodes.record_sync(conn, node.id, high_water=high_water, ticket_counter=counter, now_ms=now_ms)
     return PushResponse(

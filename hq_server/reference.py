@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hq_server import changelog
-from hq_server.schema import departments, regions, stores, ticket_types
+from hq_server.schema import departments, regions, stores, ticket_forms, ticket_types
 from sync_protocol.entities import encode_entity
+from sync_protocol.forms import Form
 from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import ReferenceItem
 from sync_protocol.ops import new_id
@@ -77,9 +79,36 @@ def put_ticket_type(
         "active": True,
     }
     _upsert(conn, ticket_types, ticket_types.c.code, code, values)
-    attrs: dict[str, object] = {"default_department": default_department or "", "sort": sort, "active": True}
-    item = ReferenceItem(id=code, code=code, name_zh=name_zh, name_en=name_en, attrs=attrs)
+    log_ticket_type(conn, clock, code)
+
+
+def log_ticket_type(conn: Connection, clock: HybridClock, code: str) -> None:
+    """Publish ticket type ``code`` as it stands, with its form, to every store."""
+    row = conn.execute(sa.select(ticket_types).where(ticket_types.c.code == code)).mappings().one()
+    attrs: dict[str, object] = {
+        "default_department": row["default_department"] or "",
+        "sort": row["sort"],
+        "active": bool(row["active"]),
+    }
+    # (Migration 2 publishes the default types before migration 8 makes the forms table.)
+    form = forms_of(conn).get(code) if sa.inspect(conn).has_table("ticket_forms") else None
+    if form is not None and form.fields:
+        attrs["form"] = msgspec.to_builtins(form)
+    item = ReferenceItem(id=code, code=code, name_zh=row["name_zh"], name_en=row["name_en"], attrs=attrs)
     log_item(conn, clock, "ticket_type", item)
+
+
+def forms_of(conn: Connection) -> dict[str, Form]:
+    """The form of every ticket type that has one."""
+    query = sa.select(ticket_forms.c.ticket_type, ticket_forms.c.form)
+    return {str(code): msgspec.convert(form, Form) for code, form in conn.execute(query)}
+
+
+def put_form(conn: Connection, clock: HybridClock, code: str, form: Form, now_ms: int) -> None:
+    """Set the form of ticket type ``code`` and publish the type again."""
+    conn.execute(ticket_forms.delete().where(ticket_forms.c.ticket_type == code))
+    conn.execute(ticket_forms.insert().values(ticket_type=code, form=msgspec.to_builtins(form), updated_at=now_ms))
+    log_ticket_type(conn, clock, code)
 
 
 def ensure_region(conn: Connection, clock: HybridClock, code: str, now_ms: int) -> str:

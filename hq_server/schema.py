@@ -409,3 +409,12 @@ department_settings = sa.Table(
     sa.Column("last_assigned", sa.String(CODE), nullable=False, server_default=""),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+ticket_forms = sa.Table(
+    "ticket_forms",
+    metadata,
+    # The form of a ticket type (sync_protocol.forms.Form as JSON): the fields it asks for.
+    sa.Column("ticket_type", sa.String(CODE), sa.ForeignKey("ticket_types.code"), primary_key=True),
+    sa.Column("form", JsonText, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)

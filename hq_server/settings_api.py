@@ -25,6 +25,7 @@ from hq_server.openapi import operation
 from hq_server.responses import json_response
 from hq_server.sla import parse_policy
 from sync_protocol.errors import InvalidField
+from sync_protocol.forms import parse_form
 from sync_protocol.tickets import PRIORITIES
 
 _json_decoder = msgspec.json.Decoder()
@@ -357,6 +358,32 @@ async def put_assignment_settings(request: Request) -> Response:
     return json_response(await run_in_threadpool(run))
 
 
+@operation(body={"type": "object", "properties": {"fields": {"type": "array"}}})
+async def put_ticket_form(request: Request) -> Response:
+    """Set the form of a ticket type: the fields it asks for.
+
+    Body: `{"fields": [{"name", "label_zh", "label_en", "kind": "text"|"choice"|"photo"|
+    "product_code", "required": true, "choices": [...]}]}`. Stores receive it with the ticket type
+    and check new tickets against it before they write them; HQ checks again when they arrive.
+    """
+    hq = _admin(request)
+    code = request.path_params["code"]
+    body = await _json(request)
+
+    def run() -> Any:
+        with hq.db.write() as conn:
+            if code not in reference.ticket_type_codes(conn):
+                raise NotFound("unknown_ticket_type", value=code)
+            try:
+                form = parse_form(body)
+            except InvalidField as exc:
+                raise from_invalid_field(exc, **exc.params) from exc
+            reference.put_form(conn, hq.clock, code, form, _now_ms())
+        return {"ticket_type": code, **msgspec.to_builtins(form)}
+
+    return json_response(await run_in_threadpool(run))
+
+
 def _departments(hq: HqContext) -> frozenset[str]:
     with hq.db.read() as conn:
         return reference.department_codes(conn)
@@ -373,6 +400,7 @@ routes = [
     Route("/api/v1/escalation-steps", put_escalation_steps, methods=["PUT"]),
     Route("/api/v1/notifications", get_notifications, methods=["GET"]),
     Route("/api/v1/notifications/{id}/read", read_notification, methods=["POST"]),
+    Route("/api/v1/ticket-types/{code}/form", put_ticket_form, methods=["PUT"]),
     Route("/api/v1/agents", get_agents, methods=["GET"]),
     Route("/api/v1/agents/{id}", put_agent, methods=["PUT"]),
     Route("/api/v1/departments/{department}/assignment", get_assignment_settings, methods=["GET"]),

@@ -25,6 +25,7 @@ from hq_server.staff_views import (
     ticket_json,
     ticket_type_json,
 )
+from sync_protocol.forms import Form
 
 _json_decoder = msgspec.json.Decoder()
 
@@ -220,12 +221,16 @@ async def list_stores(request: Request) -> Response:
 
 
 async def list_ticket_types(request: Request) -> Response:
-    """Ticket types and the department each goes to by default."""
+    """Ticket types, the department each goes to by default, and the form each asks for."""
     hq = _admin(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
-            return [ticket_type_json(row) for row in reference.list_ticket_types(conn)]
+            forms = reference.forms_of(conn)
+            return [
+                {**ticket_type_json(row), "form": msgspec.to_builtins(forms.get(row["code"], Form()))}
+                for row in reference.list_ticket_types(conn)
+            ]
 
     return json_response({"items": await run_in_threadpool(run)})
 

@@ -42,6 +42,7 @@ def _batch(conn: Connection, ticket_ids: list[str]) -> TicketBatch:
         tickets=ticket_store.load_tickets(conn, ticket_ids),
         type_codes=reference.ticket_type_codes(conn),
         department_codes=reference.department_codes(conn),
+        forms=reference.forms_of(conn),
     )
 
 
@@ -125,6 +126,7 @@ def edit(db: Database, clock: HybridClock, key: str, changes: dict[str, Any]) ->
         sla_inputs = status is not None or any(name in changes for name in SLA_INPUTS)
         dispatch.decide(conn, clock, batch, _now_ms(), touched=[ticket.id] if sla_inputs else [])
         ticket_store.flush(conn, clock, batch)
+        dispatch.after_flush(conn, batch, _now_ms())
     return batch.tickets[ticket.id]
 
 

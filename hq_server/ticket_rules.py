@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from sync_protocol import forms
 from sync_protocol.errors import InvalidField
 from sync_protocol.messages import OpStatus
 from sync_protocol.ops import TicketComment, TicketCreate, TicketSet, TicketStatus
@@ -57,6 +58,8 @@ class TicketBatch:
     #: Codes of the ticket types and departments HQ knows.
     type_codes: frozenset[str]
     department_codes: frozenset[str] = frozenset()
+    #: The form of each ticket type that has one (checked when a ticket is created).
+    forms: dict[str, forms.Form] = dataclasses.field(default_factory=dict)
     #: Comment and history ids already stored (upserts on client UUIDs).
     known_comment_ids: set[str] = dataclasses.field(default_factory=set)
     known_event_ids: set[str] = dataclasses.field(default_factory=set)
@@ -104,6 +107,13 @@ def create_ticket(batch: TicketBatch, p: TicketCreate, *, store_id: str, hlc: st
     if fields["type"] not in batch.type_codes:
         return rejected("unknown_ticket_type", "type", value=fields["type"])
     existing = batch.tickets.get(p.ticket_id)
+    if existing is None:
+        try:
+            forms.check(
+                batch.forms.get(fields["type"], forms.Form()), product_code=fields["product_code"], extra=p.extra
+            )
+        except InvalidField as exc:
+            return _invalid(exc, **exc.params)
     if existing is not None:
         if existing.store_id != store_id:
             return rejected("wrong_store")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from store_node import outbox
 from store_node.errors import InvalidInput, NotFound
 from store_node.node import Node
+from sync_protocol import forms
 from sync_protocol.errors import InvalidField
 from sync_protocol.ops import TicketComment, TicketCreate, TicketSet, TicketStatus, new_id
 from sync_protocol.tickets import (
@@ -23,10 +25,21 @@ def _invalid(exc: InvalidField) -> InvalidInput:
     return InvalidInput(exc.message, code=exc.code, field=exc.field, **exc.params)
 
 
-def _known_type(node: Node, code: str) -> None:
-    types = {row[0] for row in node.replica.query("SELECT code FROM reference WHERE entity = 'ticket_type'")}
-    if types and code not in types:
+def _known_type(node: Node, code: str) -> forms.Form:
+    """The form of ticket type ``code``; refuses a type HQ has not published (once any synced)."""
+    rows = {
+        row[0]: row[1] for row in node.replica.query("SELECT code, attrs FROM reference WHERE entity = 'ticket_type'")
+    }
+    if rows and code not in rows:
         raise InvalidInput(f"unknown ticket type {code}", code="unknown_ticket_type", field="type", value=code)
+    return forms.form_of(json.loads(rows[code] or "{}")) if code in rows else forms.Form()
+
+
+def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    extra = data.get("extra", {})
+    if not isinstance(extra, dict):
+        raise InvalidInput("extra must be an object", code="invalid_type", field="extra")
+    return extra
 
 
 def create_ticket(node: Node, data: Mapping[str, Any], *, author: str = "") -> str:
@@ -36,8 +49,13 @@ def create_ticket(node: Node, data: Mapping[str, Any], *, author: str = "") -> s
         fields = validate_clerk_changes({k: data.get(k, "") for k in CLERK_FIELDS})
     except InvalidField as exc:
         raise _invalid(exc) from exc
-    _known_type(node, fields["type"])
-    unknown = set(data) - set(CLERK_FIELDS)
+    form = _known_type(node, fields["type"])
+    extra = _form_values(data)
+    try:
+        forms.check(form, product_code=fields["product_code"], extra=extra)
+    except InvalidField as exc:
+        raise _invalid(exc) from exc
+    unknown = set(data) - set(CLERK_FIELDS) - {"extra"}
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInput(f"unknown field {name}", code="unknown_field", field=name)
@@ -58,15 +76,17 @@ def create_ticket(node: Node, data: Mapping[str, Any], *, author: str = "") -> s
             product_code=fields["product_code"],
             customer_phone=fields["customer_phone"],
             customer_name=fields["customer_name"],
+            extra=extra,
         )
         outbox.append(node, conn, payload, entity_id=ticket_id, record_id=ticket_id, fields=CLERK_FIELDS)
         conn.execute(
             "INSERT INTO tickets (id, number, store_id, type, title, description, category, product_code,"
-            " customer_phone, customer_name, status, created_at, updated_at, hlc, origin, gen)"
+            " customer_phone, customer_name, status, created_at, updated_at, hlc, extra, origin, gen)"
             " VALUES (:id, :number, :store_id, :type, :title, :description, :category, :product_code,"
-            " :customer_phone, :customer_name, 'new', :now, :now, :hlc, 'store', :gen)",
+            " :customer_phone, :customer_name, 'new', :now, :now, :hlc, :extra, 'store', :gen)",
             {
                 **fields,
+                "extra": json.dumps(extra, ensure_ascii=False),
                 "id": ticket_id,
                 "number": number,
                 "store_id": ident.store_id,

@@ -10,6 +10,7 @@ from store_node import outbox
 from store_node.node import Node
 from store_node.replica import in_chunks
 from store_node.ticket_actions import resolve_id
+from sync_protocol import forms
 from sync_protocol.texts import text
 from sync_protocol.tickets import STATUS_LABELS
 
@@ -185,9 +186,28 @@ def sync_status(node: Node) -> dict[str, Any]:
     }
 
 
-def ticket_types(node: Node, lang: str = "zh") -> list[dict[str, str]]:
-    rows = node.replica.query("SELECT code, name_zh, name_en FROM reference WHERE entity = 'ticket_type' ORDER BY code")
-    return [{"code": r["code"], "name": r["name_en"] if lang == "en" and r["name_en"] else r["name_zh"]} for r in rows]
+def ticket_types(node: Node, lang: str = "zh") -> list[dict[str, Any]]:
+    """The synced ticket types with the form each asks for (labels in ``lang``), for the new-ticket
+    screen; the same form is checked when the ticket is created."""
+    rows = node.replica.query(
+        "SELECT code, name_zh, name_en, attrs FROM reference WHERE entity = 'ticket_type' ORDER BY code"
+    )
+    found = []
+    for r in rows:
+        form = forms.form_of(json.loads(r["attrs"] or "{}"))
+        fields = [
+            {
+                "name": f.name,
+                "label": forms.label(f, lang),
+                "kind": f.kind,
+                "required": f.required,
+                "choices": list(f.choices),
+            }
+            for f in form.fields
+        ]
+        name = r["name_en"] if lang == "en" and r["name_en"] else r["name_zh"]
+        found.append({"code": r["code"], "name": name, "fields": fields})
+    return found
 
 
 def products(node: Node, q: str, limit: int, lang: str = "zh") -> list[dict[str, Any]]:

@@ -52,6 +52,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "notification_not_found": {"zh": "找不到该通知", "en": "no such notification"},
     "invalid_steps": {"zh": "{field}格式不正确：应为升级步骤列表", "en": "{field} must be a list of steps"},
     "unknown_agent": {"zh": "{value} 不是该部门的在职客服", "en": "{value} is not an active agent of the department"},
+    "missing_field": {"zh": "请填写「{label_zh}」", "en": "Please fill in '{label_en}'"},
+    "invalid_survey_link": {"zh": "调查链接无效", "en": "the survey link is not valid"},
+    "survey_expired": {"zh": "调查链接已过期", "en": "the survey link has expired"},
+    "survey_already_answered": {"zh": "该调查已提交过评价", "en": "this survey has already been answered"},
+    "invalid_url": {
+        "zh": "{field}不是有效的网址（须以 http:// 或 https:// 开头并包含主机名，最多 500 个字符）",
+        "en": "{field} must be an http:// or https:// address with a host, at most 500 characters",
+    },
+    "webhook_not_found": {"zh": "找不到 Webhook {value}", "en": "no webhook {value}"},
     "awaiting_routing": {"zh": "等待总部分派部门", "en": "Awaiting routing at HQ"},
     "routed_to": {"zh": "已转至{department}", "en": "Routed to {department}"},
     "invalid_rules_file": {
@@ -166,6 +175,11 @@ TEXTS: dict[str, dict[str, str]] = {
 
 #: People-facing names of fields, for the ``{field}`` of the texts above: field -> (zh, en).
 FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "score": ("评分", "score"),
+    "url": ("网址", "URL"),
+    "events": ("事件", "events"),
+    "secret": ("签名密钥", "secret"),
+    "comment": ("意见", "comment"),
     "type": ("工单类型", "type"),
     "title": ("标题", "title"),
     "description": ("描述", "description"),

@@ -196,7 +196,7 @@ def test_products_and_ticket_types_come_from_the_synced_reference_data(api: Test
             ],
         )
     assert api.get("/api/v1/ticket-types", headers=EN).json() == {
-        "items": [{"code": "quality", "name": "Quality feedback"}]
+        "items": [{"code": "quality", "name": "Quality feedback", "fields": []}]
     }
     assert [p["code"] for p in api.get("/api/v1/products", params={"q": "TS"}).json()["items"]] == ["TS-100", "TS_200"]
     [tee] = api.get("/api/v1/products", params={"q": "T恤"}).json()["items"]
