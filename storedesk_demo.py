@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 STORES: list[dict[str, str]] = [
     {"code": "SH001", "name": "上海南京东路店", "region": "east"},
@@ -75,6 +76,39 @@ AGENTS: dict[str, tuple[str, list[str], list[str]]] = {
     "sunjie": ("售后-孙杰", ["claims"], ["claims"]),
     "zhouqiang": ("仓储-周强", ["warehouse"], ["warehouse"]),
     "wufang": ("财务-吴芳", ["finance"], ["finance"]),
+}
+#: The forms the demo chain asks for: quality feedback names the product; equipment damage comes
+#: with a photo and where it is; after-sales says how to refund.
+FORMS: dict[str, list[dict[str, Any]]] = {
+    "quality": [
+        {
+            "name": "product_code",
+            "label_zh": "商品编码",
+            "label_en": "Product code",
+            "kind": "product_code",
+            "required": True,
+        }
+    ],
+    "equipment": [
+        {"name": "photos", "label_zh": "照片", "label_en": "Photos", "kind": "photo", "required": True},
+        {"name": "location", "label_zh": "位置", "label_en": "Location", "required": True},
+    ],
+    "after_sales": [
+        {
+            "name": "refund_method",
+            "label_zh": "退款方式",
+            "label_en": "Refund method",
+            "kind": "choice",
+            "required": True,
+            "choices": ["original", "cash", "voucher", "exchange"],
+        }
+    ],
+}
+#: What the demo's clerks fill in on those forms.
+FORM_VALUES: dict[str, dict[str, Any]] = {
+    "quality": {"product_code": "JN-2041"},
+    "equipment": {"extra": {"photos": ["demo-photo-1.jpg"], "location": "收银台"}},
+    "after_sales": {"extra": {"refund_method": "original"}},
 }
 #: The demo's routing rules (on top of each type's default department).
 RULES: list[dict[str, Any]] = [
@@ -168,6 +202,8 @@ def _setup_service(hq: httpx.Client) -> None:
         body = {"name": name, "departments": departments, "lead_of": lead_of, "cap": 15}
         hq.put(f"/api/v1/agents/{agent_id}", json=body).raise_for_status()
     hq.put("/api/v1/routing-rules", json={"rules": RULES}).raise_for_status()
+    for code, fields in FORMS.items():
+        hq.put(f"/api/v1/ticket-types/{code}/form", json={"fields": fields}).raise_for_status()
     desk = {"strategy": "least_open", "assignment_timeout_min": 60}
     hq.put("/api/v1/departments/cs/assignment", json=desk).raise_for_status()
 
@@ -183,9 +219,8 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) ->
             for offset, (type_, title, description) in enumerate(TICKETS):
                 if (offset + index) % 4 == 3:
                     continue
-                response = store.post(
-                    "/api/v1/tickets", json={"type": type_, "title": title, "description": description}
-                )
+                body = {"type": type_, "title": title, "description": description, **FORM_VALUES.get(type_, {})}
+                response = store.post("/api/v1/tickets", json=body)
                 response.raise_for_status()
                 made.append({**response.json(), "store_code": code, "store_url": url})
     # Wait for HQ to have routed them all.
@@ -211,8 +246,26 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) ->
             hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "resolved"}).raise_for_status()
         if stage == 5:
             hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}).raise_for_status()
+    _answer_one_survey(hq, db)
     hq.close()
     _escalate_one(db, made[0]["id"])
+
+
+def _answer_one_survey(hq: httpx.Client, db_url: str) -> None:
+    """A customer answers one survey: the link is the one HQ sent out (its survey.created event)."""
+    from hq_server.db import Database
+    from hq_server.schema import webhook_events
+
+    db = Database(db_url)
+    try:
+        with db.read() as conn:
+            query = sa.select(webhook_events.c.payload).where(webhook_events.c.event == "survey.created")
+            links = [payload["url"] for payload in conn.execute(query.order_by(webhook_events.c.created_at)).scalars()]
+    finally:
+        db.close()
+    if links:
+        path = "/survey/" + links[0].rsplit("/survey/", 1)[1]
+        hq.post(path, json={"score": 5, "comment": "处理很及时，谢谢"}).raise_for_status()
 
 
 def _escalate_one(db_url: str, ticket_id: str) -> None:

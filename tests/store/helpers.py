@@ -54,7 +54,7 @@ def enrolled_node(data_dir: Path, *, wall_ms: Callable[[], int] | None = None, *
     return node
 
 
-def new_ticket(node: Node, title: str = "冷柜不制冷", **fields: str) -> str:
+def new_ticket(node: Node, title: str = "冷柜不制冷", **fields: Any) -> str:
     from store_node.ticket_actions import create_ticket
 
     return create_ticket(node, {"type": "equipment", "title": title, **fields})

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from hq_server.app import create_app as create_hq_app
 from store_node import sync_client, ticket_actions, views
-from store_node.errors import PermanentSyncError, SyncError, TransientSyncError
+from store_node.errors import InvalidInput, PermanentSyncError, SyncError, TransientSyncError
 from store_node.node import Node
 from store_node.sync_client import BACKOFF_MAX_S, BACKOFF_MIN_S, SyncClient
 from sync_protocol.hlc import system_wall_ms
@@ -502,3 +502,21 @@ def routed_department(hq: Hq, ticket_id: str) -> str:
     department = hq.ticket(ticket_id)["department"]
     assert department
     return str(department)
+
+
+def test_the_store_checks_a_new_ticket_against_its_types_form_before_writing_it(make_store: StoreFactory) -> None:
+    store = make_store("SH001")
+    form = {"fields": [{"name": "location", "label_zh": "位置", "label_en": "Location", "required": True}]}
+    assert store.hq.api("PUT", "/api/v1/ticket-types/equipment/form", json=form).status_code == 200
+    store.sync()
+    [equipment] = [t for t in views.ticket_types(store.node) if t["code"] == "equipment"]
+    assert equipment["fields"] == [
+        {"name": "location", "label": "位置", "kind": "text", "required": True, "choices": []}
+    ]
+    with pytest.raises(InvalidInput) as refused:
+        new_ticket(store.node, "冷柜坏了")
+    assert (refused.value.field, refused.value.code) == ("location", "missing_field")
+    assert scalar(store.node.replica, "SELECT count(*) FROM tickets") == 0
+    ticket_id = new_ticket(store.node, "冷柜坏了", extra={"location": "冷柜区"})
+    store.sync()
+    assert store.hq.ticket(ticket_id)["type"] == "equipment"
