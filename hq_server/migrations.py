@@ -219,6 +219,11 @@ def _ticket_forms(conn: Connection, clock: HybridClock) -> None:
     _create(conn, "ticket_forms")
 
 
+def _intake_and_collaboration(conn: Connection, clock: HybridClock) -> None:
+    """Customers and intake messages (multi-channel intake); shares, internal notes and links."""
+    _create(conn, "customers", "intake_messages", "ticket_shares", "internal_notes", "ticket_links")
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -228,6 +233,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (6, "escalation", _escalation),
     (7, "teams_and_surveys", _teams_and_surveys),
     (8, "ticket_forms", _ticket_forms),
+    (9, "intake_and_collaboration", _intake_and_collaboration),
 ]
 
 

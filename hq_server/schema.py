@@ -418,3 +418,67 @@ ticket_forms = sa.Table(
     sa.Column("form", JsonText, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    # The chain's customers as the intake channels name them: by phone, member id or both.
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("phone", sa.String(32), nullable=True, unique=True),
+    sa.Column("member_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("name", sa.String(80), nullable=False, server_default=""),
+    # "vip", "gold", "regular"...: routing rules look at it.
+    sa.Column("level", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+intake_messages = sa.Table(
+    "intake_messages",
+    metadata,
+    # Each message an intake channel delivered, by the channel's own message id: a second
+    # delivery of one message finds its ticket here instead of making another.
+    sa.Column("channel", sa.String(CODE), primary_key=True),
+    sa.Column("message_id", sa.String(128), primary_key=True),
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("customer_id", sa.String(ID), sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+)
+
+ticket_shares = sa.Table(
+    "ticket_shares",
+    metadata,
+    # A ticket shared with another department: that department's own task on it.
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("department", sa.String(CODE), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False, server_default="open"),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("shared_by", sa.String(CODE), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_ticket_shares_department", "department", "status"),
+)
+
+internal_notes = sa.Table(
+    "internal_notes",
+    metadata,
+    # Notes for HQ only: never in the change log, so no store ever receives them.
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("department", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("author", sa.String(80), nullable=False, server_default=""),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_internal_notes_ticket", "ticket_id", "created_at"),
+)
+
+ticket_links = sa.Table(
+    "ticket_links",
+    metadata,
+    # Tickets linked to one another: ``related``, or ``duplicate`` (``ticket_id`` merged into
+    # ``other_id``).
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("other_id", sa.String(ID), sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
