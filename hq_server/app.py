@@ -11,7 +11,17 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 
-from hq_server import changelog, pull, scheduler, settings_api, staff_api, surveys_api, sync_api, webhooks_api
+from hq_server import (
+    changelog,
+    collaboration_api,
+    pull,
+    scheduler,
+    settings_api,
+    staff_api,
+    surveys_api,
+    sync_api,
+    webhooks_api,
+)
 from hq_server.clock import new_hq_clock
 from hq_server.context import HqContext
 from hq_server.db import Database
@@ -71,7 +81,14 @@ def create_app(
             db.close()
 
     app = Starlette(
-        routes=[*sync_api.routes, *staff_api.routes, *settings_api.routes, *webhooks_api.routes, *surveys_api.routes],
+        routes=[
+            *sync_api.routes,
+            *staff_api.routes,
+            *settings_api.routes,
+            *collaboration_api.routes,
+            *webhooks_api.routes,
+            *surveys_api.routes,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -60,6 +60,13 @@ class NotFound(HqError):
     code = "not_found"
 
 
+class Conflict(HqError):
+    """The request clashes with the thing's current state (already closed, already answered)."""
+
+    status = 409
+    code = "conflict"
+
+
 class MethodNotAllowed(HqError):
     """The path exists but not with this method."""
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import ticket_store
+from hq_server import collaboration, ticket_store
 from hq_server.schema import stores, tickets
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
@@ -33,6 +34,9 @@ class TicketView:
     store_code: str
     comments: list[CommentState] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    shares: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _store_codes(conn: Connection, store_ids: set[str]) -> dict[str, str]:
@@ -51,7 +55,8 @@ def list_tickets(conn: Connection, flt: TicketFilter) -> tuple[list[TicketView],
     if flt.type:
         conditions.append(tickets.c.type == flt.type)
     if flt.department:
-        conditions.append(tickets.c.department == flt.department)
+        # A department's queue: the tickets it owns and those shared with it.
+        conditions.append(sa.or_(tickets.c.department == flt.department, collaboration.shared_with(flt.department)))
     if flt.store:
         store_ids = sa.select(stores.c.id).where(sa.or_(stores.c.code == flt.store, stores.c.id == flt.store))
         conditions.append(tickets.c.store_id.in_(store_ids.scalar_subquery()))
@@ -79,4 +84,7 @@ def get_ticket(conn: Connection, key: str) -> TicketView | None:
         _store_codes(conn, {ticket.store_id}).get(ticket.store_id, ""),
         ticket_store.comments_of(conn, ticket.id),
         ticket_store.history_of(conn, ticket.id),
+        collaboration.shares_of(conn, ticket.id),
+        collaboration.notes_of(conn, ticket.id),
+        collaboration.links_of(conn, ticket.id),
     )

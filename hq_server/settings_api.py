@@ -19,23 +19,17 @@ from starlette.routing import Route
 
 from hq_server import assignment, escalation_sweep, notifications, reference, routing, service_levels
 from hq_server.business_hours import InvalidCalendar, parse_calendar
-from hq_server.context import HqContext, bearer_token, context_of
-from hq_server.errors import BadRequest, InvalidInput, NotFound, Unauthorized, from_invalid_field
+from hq_server.context import HqContext
+from hq_server.errors import BadRequest, InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation
 from hq_server.responses import json_response
 from hq_server.sla import parse_policy
+from hq_server.staff_api import admin_context
 from sync_protocol.errors import InvalidField
 from sync_protocol.forms import parse_form
 from sync_protocol.tickets import PRIORITIES
 
 _json_decoder = msgspec.json.Decoder()
-
-
-def _admin(request: Request) -> HqContext:
-    hq = context_of(request)
-    if not hq.is_admin(bearer_token(request)):
-        raise Unauthorized()
-    return hq
 
 
 async def _json(request: Request) -> Any:
@@ -54,7 +48,7 @@ async def get_routing_rules(request: Request) -> Response:
 
     Answers `{"rules": [rule...]}`; the same list is what `storedesk hq rules export` writes.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
 
     def run() -> list[Any]:
         with hq.db.read() as conn:
@@ -71,7 +65,7 @@ async def put_routing_rules(request: Request) -> Response:
     product_categories, keywords) and `then` (department, priority, tags). Rules apply to tickets
     reaching HQ from now on.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     body = await _json(request)
     if not isinstance(body, dict) or "rules" not in body:
         raise InvalidInput("required", field="rules")
@@ -93,7 +87,7 @@ async def get_sla_policies(request: Request) -> Response:
     Answers `{"policies": [{"ticket_type", "priority", "first_response_min", "resolution_min",
     "pausing_statuses"}...]}`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
@@ -113,7 +107,7 @@ async def put_sla_policy(request: Request) -> Response:
     Body: `{"first_response_min": 60, "resolution_min": 480, "pausing_statuses": [...]}`; open
     tickets are recalculated.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     ticket_type = request.path_params["ticket_type"]
     priority = request.path_params["priority"]
     body = await _json(request)
@@ -143,7 +137,7 @@ async def put_sla_policy(request: Request) -> Response:
 
 async def get_calendar(request: Request) -> Response:
     """A department's business hours (`*`: the default for departments without their own)."""
-    hq = _admin(request)
+    hq = admin_context(request)
     department = request.path_params["department"]
 
     def run() -> Any:
@@ -169,7 +163,7 @@ async def put_calendar(request: Request) -> Response:
     ["2026-10-01"], "workdays": ["2026-10-10"], "workday_hours": "mon", "always_open": false}`;
     open tickets are recalculated.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     department = request.path_params["department"]
     body = await _json(request)
     try:
@@ -195,7 +189,7 @@ async def get_escalation_steps(request: Request) -> Response:
     Answers `{"steps": [{"id", "name", "trigger": "idle"|"due", "minutes", "due", "actions",
     "role"}...]}`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
 
     def run() -> list[Any]:
         with hq.db.read() as conn:
@@ -213,7 +207,7 @@ async def put_escalation_steps(request: Request) -> Response:
     `raise_priority`, `reassign`, `notify_role` with `role`, `webhook`). Each step fires once per
     ticket.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     body = await _json(request)
     if not isinstance(body, dict) or "steps" not in body:
         raise InvalidInput("required", field="steps")
@@ -235,7 +229,7 @@ async def get_notifications(request: Request) -> Response:
     `unread=1` leaves out those already read. Each has `id`, `kind`, `ticket_id`,
     `ticket_number`, `message` (in the request's language), `created_at`, `read_at`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     role = request.query_params.get("role", "")
     if not role:
         raise BadRequest("invalid_param", field="role")
@@ -252,7 +246,7 @@ async def get_notifications(request: Request) -> Response:
 
 async def read_notification(request: Request) -> Response:
     """Mark a notification read."""
-    hq = _admin(request)
+    hq = admin_context(request)
     notification_id = request.path_params["id"]
 
     def run() -> bool:
@@ -279,7 +273,7 @@ def _agent_json(agent: assignment.Agent, open_count: int) -> dict[str, Any]:
 
 async def get_agents(request: Request) -> Response:
     """Agents with their departments, cap, shift and open tickets (`?department=` filters)."""
-    hq = _admin(request)
+    hq = admin_context(request)
     department = request.query_params.get("department", "")
 
     def run() -> list[dict[str, Any]]:
@@ -298,7 +292,7 @@ async def put_agent(request: Request) -> Response:
     Body: `{"name", "departments": [...], "lead_of": [...], "cap": 20, "shift": calendar or null,
     "active": true}`. The agent's name reaches the stores, so they see who has their tickets.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     agent_id = request.path_params["id"]
     body = await _json(request)
 
@@ -316,7 +310,7 @@ async def put_agent(request: Request) -> Response:
 async def get_assignment_settings(request: Request) -> Response:
     """How a department hands out tickets: `strategy` (`round_robin` or `least_open`) and
     `assignment_timeout_min` (an untouched assignment goes back to the pool after it)."""
-    hq = _admin(request)
+    hq = admin_context(request)
     department = request.path_params["department"]
 
     def run() -> dict[str, Any]:
@@ -332,7 +326,7 @@ async def get_assignment_settings(request: Request) -> Response:
 @operation(body={"type": "object", "properties": {"strategy": {}, "assignment_timeout_min": {}}})
 async def put_assignment_settings(request: Request) -> Response:
     """Set a department's `strategy` and `assignment_timeout_min`."""
-    hq = _admin(request)
+    hq = admin_context(request)
     department = request.path_params["department"]
     body = await _json(request)
     if not isinstance(body, dict):
@@ -366,7 +360,7 @@ async def put_ticket_form(request: Request) -> Response:
     "product_code", "required": true, "choices": [...]}]}`. Stores receive it with the ticket type
     and check new tickets against it before they write them; HQ checks again when they arrive.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     code = request.path_params["code"]
     body = await _json(request)
 

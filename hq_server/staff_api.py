@@ -53,14 +53,22 @@ TICKET_FIELDS_SCHEMA: dict[str, Any] = {
 }
 
 
-def _admin(request: Request) -> HqContext:
+#: Until HQ has user accounts, the department a staff client acts for (none: the administrator).
+DEPARTMENT_HEADER = "X-StoreDesk-Department"
+
+
+def acting_department(request: Request) -> str | None:
+    return request.headers.get(DEPARTMENT_HEADER) or None
+
+
+def admin_context(request: Request) -> HqContext:
     hq = context_of(request)
     if not hq.is_admin(bearer_token(request)):
         raise Unauthorized()
     return hq
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         value = _json_decoder.decode(body)
@@ -84,7 +92,7 @@ def _int_param(request: Request, name: str, default: int, *, low: int, high: int
     return value
 
 
-def _view(hq: HqContext, key: str) -> queries.TicketView:
+def ticket_view(hq: HqContext, key: str) -> queries.TicketView:
     with hq.db.read() as conn:
         view = queries.get_ticket(conn, key)
     if view is None:
@@ -108,7 +116,7 @@ async def list_tickets(request: Request) -> Response:
     Answers `{"items": [ticket...], "total": n, "limit": l, "offset": o}`; items have no
     comments or history.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     params = request.query_params
     flt = TicketFilter(
         status=params.get("status") or None,
@@ -141,15 +149,15 @@ async def create_ticket(request: Request) -> Response:
     Numbered `HQ-000123`. `store` (code or id) is optional; a ticket with a store reaches that
     store on its next sync. Answers 201 with the ticket.
     """
-    hq = _admin(request)
-    body = parse_times(await _json_object(request))
+    hq = admin_context(request)
+    body = parse_times(await json_object(request))
     store = body.pop("store", None)
     if store is not None and not isinstance(store, str):
         raise BadRequest("invalid_param", field="store")
 
     def run() -> queries.TicketView:
         ticket = ticket_actions.create(hq.db, hq.clock, body, store=store)
-        return _view(hq, ticket.id)
+        return ticket_view(hq, ticket.id)
 
     return json_response(ticket_json(await run_in_threadpool(run)), status_code=201)
 
@@ -157,8 +165,8 @@ async def create_ticket(request: Request) -> Response:
 @operation(parameters=[path_id()])
 async def get_ticket(request: Request) -> Response:
     """One ticket (by id or number) with its comments and status history."""
-    hq = _admin(request)
-    view = await run_in_threadpool(_view, hq, request.path_params["id"])
+    hq = admin_context(request)
+    view = await run_in_threadpool(ticket_view, hq, request.path_params["id"])
     return json_response(ticket_json(view))
 
 
@@ -179,13 +187,13 @@ async def patch_ticket(request: Request) -> Response:
     Clerk fields merge with store edits by last writer wins; a status change must be allowed
     from the current status and is added to the history. The store sees the edit on its next sync.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     key = request.path_params["id"]
-    changes = parse_times(await _json_object(request))
+    changes = parse_times(await json_object(request))
 
     def run() -> queries.TicketView:
-        ticket = ticket_actions.edit(hq.db, hq.clock, key, changes)
-        return _view(hq, ticket.id)
+        ticket = ticket_actions.edit(hq.db, hq.clock, key, changes, actor=acting_department(request))
+        return ticket_view(hq, ticket.id)
 
     return json_response(ticket_json(await run_in_threadpool(run)))
 
@@ -200,9 +208,9 @@ async def patch_ticket(request: Request) -> Response:
 )
 async def add_comment(request: Request) -> Response:
     """Add a comment to a ticket. Answers 201 with the comment."""
-    hq = _admin(request)
+    hq = admin_context(request)
     key = request.path_params["id"]
-    body = await _json_object(request)
+    body = await json_object(request)
     comment = await run_in_threadpool(
         ticket_actions.comment, hq.db, hq.clock, key, body.get("body", ""), body.get("author", "")
     )
@@ -211,7 +219,7 @@ async def add_comment(request: Request) -> Response:
 
 async def list_stores(request: Request) -> Response:
     """Stores with their region."""
-    hq = _admin(request)
+    hq = admin_context(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
@@ -222,7 +230,7 @@ async def list_stores(request: Request) -> Response:
 
 async def list_ticket_types(request: Request) -> Response:
     """Ticket types, the department each goes to by default, and the form each asks for."""
-    hq = _admin(request)
+    hq = admin_context(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
@@ -237,7 +245,7 @@ async def list_ticket_types(request: Request) -> Response:
 
 async def list_departments(request: Request) -> Response:
     """Departments tickets are routed to."""
-    hq = _admin(request)
+    hq = admin_context(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
@@ -259,7 +267,7 @@ async def list_products(request: Request) -> Response:
 
     Answers `{"items": [product...], "total": n, "limit": l, "offset": o}`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     params = request.query_params
     limit = _int_param(request, "limit", 50, low=1, high=queries.MAX_LIST_LIMIT)
     offset = _int_param(request, "offset", 0, low=0, high=10**9)
@@ -277,7 +285,7 @@ async def list_products(request: Request) -> Response:
 @operation(parameters=[path_id()])
 async def get_product(request: Request) -> Response:
     """One product by code, with its SKUs."""
-    hq = _admin(request)
+    hq = admin_context(request)
     code = request.path_params["id"]
 
     def run() -> products.Product | None:

@@ -100,6 +100,27 @@ def ticket_json(view: TicketView, *, detail: bool = True) -> dict[str, Any]:
     if detail:
         body["comments"] = [comment_json(c) for c in view.comments]
         body["history"] = [history_json(h) for h in view.history]
+        body["shares"] = [
+            {
+                "department": s["department"],
+                "status": s["status"],
+                "note": s["note"],
+                "shared_at": iso(s["created_at"]),
+                "updated_at": iso(s["updated_at"]),
+            }
+            for s in view.shares
+        ]
+        body["internal_notes"] = [
+            {
+                "id": n["id"],
+                "department": n["department"],
+                "author": n["author"],
+                "body": n["body"],
+                "created_at": iso(n["created_at"]),
+            }
+            for n in view.notes
+        ]
+        body["links"] = view.links
     return body
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from hq_server import assignment, dispatch, reference, ticket_store
+from hq_server import assignment, collaboration, dispatch, reference, ticket_store
 from hq_server.db import Database
 from hq_server.errors import InvalidInput, NotFound, from_invalid_field
 from hq_server.ticket_rules import Outcome, TicketBatch, add_comment, change_status, create_ticket, hq_edit
@@ -90,9 +90,13 @@ def create(db: Database, clock: HybridClock, fields: dict[str, Any], *, store: s
     return batch.tickets[payload.ticket_id]
 
 
-def edit(db: Database, clock: HybridClock, key: str, changes: dict[str, Any]) -> TicketState:
+def edit(
+    db: Database, clock: HybridClock, key: str, changes: dict[str, Any], *, actor: str | None = None
+) -> TicketState:
     """Change clerk and HQ-only fields of a ticket (id or number); a ``status`` key (with an
-    optional ``note``) is a status change through the transition rules and the history."""
+    optional ``note``) is a status change through the transition rules and the history.
+    ``actor``: the department acting (None: the admin); only the owner changes status, assignee
+    and department (:func:`hq_server.collaboration.check_owner`)."""
     changes = dict(changes)
     status = changes.pop("status", None)
     note = changes.pop("note", "")
@@ -102,6 +106,9 @@ def edit(db: Database, clock: HybridClock, key: str, changes: dict[str, Any]) ->
         raise InvalidInput("required", field="changes")
     with db.write() as conn:
         ticket = _load(conn, key)
+        for name in collaboration.OWNER_FIELDS:
+            if name in changes or (name == "status" and status is not None):
+                collaboration.check_owner(ticket, actor, name)
         batch = _batch(conn, [ticket.id])
         ticket = batch.tickets[ticket.id]
         hlc = _edit_hlc(clock, ticket)
@@ -179,3 +186,27 @@ def _load(conn: Connection, key: str) -> TicketState:
     if ticket is None:
         raise NotFound("ticket_not_found", value=key)
     return ticket
+
+
+def merge(db: Database, clock: HybridClock, key: str, into_key: str, *, actor: str | None = None) -> TicketState:
+    """Merge a duplicate into another ticket: it is closed with a note naming the ticket it went
+    into (its store sees that), and linked to it as a duplicate."""
+    with db.write() as conn:
+        ticket = _load(conn, key)
+        into = _load(conn, into_key)
+        collaboration.check_owner(ticket, actor, "merge")
+        collaboration.check_mergeable(ticket, into)
+        batch = _batch(conn, [ticket.id])
+        event = TicketStatus(
+            ticket_id=ticket.id,
+            event_id=new_id(),
+            status="closed",
+            note=f"已合并到 {into.number}",
+            actor=HQ_ACTOR,
+            at=_now_ms(),
+        )
+        _raise_if_rejected(change_status(batch, event, store_id=None, hlc=_edit_hlc(clock, ticket), origin=None))
+        collaboration.link(conn, ticket, into, "duplicate", _now_ms())
+        dispatch.decide(conn, clock, batch, _now_ms())
+        ticket_store.flush(conn, clock, batch)
+    return batch.tickets[ticket.id]

@@ -61,6 +61,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{field} must be an http:// or https:// address with a host, at most 500 characters",
     },
     "webhook_not_found": {"zh": "找不到 Webhook {value}", "en": "no webhook {value}"},
+    "not_owner": {
+        "zh": "只有负责部门（{department}）可以执行此操作",
+        "en": "only the owning department ({department}) may do this",
+    },
+    "not_your_task": {"zh": "只能更新本部门（{department}）的协办任务", "en": "only {department} updates its own task"},
+    "not_involved": {"zh": "本部门未参与该工单", "en": "your department is not involved in this ticket"},
+    "share_not_found": {"zh": "该工单未与 {value} 协办", "en": "the ticket is not shared with {value}"},
+    "share_with_owner": {"zh": "不能与负责部门自身协办", "en": "cannot share a ticket with its own department"},
+    "link_to_itself": {"zh": "不能关联工单自身", "en": "a ticket cannot be linked to itself"},
+    "already_closed": {"zh": "工单 {value} 已关闭", "en": "ticket {value} is already closed"},
+    "notice_shared": {"zh": "工单 {number} 需要本部门协办", "en": "Ticket {number} was shared with your department"},
     "awaiting_routing": {"zh": "等待总部分派部门", "en": "Awaiting routing at HQ"},
     "routed_to": {"zh": "已转至{department}", "en": "Routed to {department}"},
     "invalid_rules_file": {
