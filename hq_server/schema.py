@@ -179,6 +179,8 @@ tickets = sa.Table(
     sa.Index("ix_tickets_status", "status"),
     sa.Index("ix_tickets_department", "department"),
     sa.Index("ix_tickets_created", "created_at"),
+    # Version 9: a customer's past tickets.
+    sa.Index("ix_tickets_customer_phone", "customer_phone"),
 )
 
 comments = sa.Table(
@@ -443,6 +445,7 @@ intake_messages = sa.Table(
     sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False),
     sa.Column("customer_id", sa.String(ID), sa.ForeignKey("customers.id"), nullable=True),
     sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_intake_messages_customer", "customer_id"),
 )
 
 ticket_shares = sa.Table(

@@ -72,6 +72,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "link_to_itself": {"zh": "不能关联工单自身", "en": "a ticket cannot be linked to itself"},
     "already_closed": {"zh": "工单 {value} 已关闭", "en": "ticket {value} is already closed"},
     "notice_shared": {"zh": "工单 {number} 需要本部门协办", "en": "Ticket {number} was shared with your department"},
+    "unknown_channel": {"zh": "未知的接入渠道 {value}", "en": "unknown intake channel {value}"},
+    "customer_not_found": {"zh": "找不到顾客 {value}", "en": "no customer {value}"},
     "awaiting_routing": {"zh": "等待总部分派部门", "en": "Awaiting routing at HQ"},
     "routed_to": {"zh": "已转至{department}", "en": "Routed to {department}"},
     "invalid_rules_file": {
