@@ -246,9 +246,29 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) ->
             hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "resolved"}).raise_for_status()
         if stage == 5:
             hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}).raise_for_status()
+    _share_one(hq, made)
     _answer_one_survey(hq, db)
     hq.close()
     _escalate_one(db, made[0]["id"])
+
+
+def _share_one(hq: httpx.Client, made: list[dict[str, Any]]) -> None:
+    """A return with a freight claim: after-sales shares it with finance, both work on it."""
+    returns = [t for t in made if t["type"] == "after_sales"]
+    if not returns:
+        return
+    ticket = hq.get(f"/api/v1/tickets/{returns[0]['id']}").json()
+    owner = {"X-StoreDesk-Department": ticket["department"]}
+    body = {"department": "finance", "note": "顾客退货，请核退运费 12 元"}
+    hq.post(f"/api/v1/tickets/{ticket['id']}/shares", json=body, headers=owner).raise_for_status()
+    hq.post(
+        f"/api/v1/tickets/{ticket['id']}/notes",
+        json={"body": "快递单号已核实，运费由我方承担", "author": "售后-孙杰"},
+        headers=owner,
+    ).raise_for_status()
+    progress = {"status": "in_progress", "note": "财务已受理"}
+    finance = {"X-StoreDesk-Department": "finance"}
+    hq.patch(f"/api/v1/tickets/{ticket['id']}/shares/finance", json=progress, headers=finance).raise_for_status()
 
 
 def _answer_one_survey(hq: httpx.Client, db_url: str) -> None:
