@@ -204,14 +204,16 @@ def _save_settings(conn: Connection, department: str, now_ms: int, **values: obj
         conn.execute(department_settings.insert().values(department=department, updated_at=now_ms, **values))
 
 
-def open_counts(conn: Connection) -> dict[str, int]:
-    """Open tickets per assignee."""
+def open_counts(conn: Connection, agent_ids: Iterable[str] | None = None) -> dict[str, int]:
+    """Open tickets per assignee (of ``agent_ids`` only, when given)."""
     t = tickets.c
-    query = (
-        sa.select(t.assignee, sa.func.count())
-        .where(t.status.in_(sorted(OPEN_STATUSES)), t.assignee != "")
-        .group_by(t.assignee)
-    )
+    conditions = [t.status.in_(sorted(OPEN_STATUSES)), t.assignee != ""]
+    if agent_ids is not None:
+        wanted = sorted(set(agent_ids))
+        if not wanted:
+            return {}
+        conditions.append(t.assignee.in_(wanted))
+    query = sa.select(t.assignee, sa.func.count()).where(*conditions).group_by(t.assignee)
     return {str(assignee): int(count) for assignee, count in conn.execute(query)}
 
 
@@ -231,8 +233,11 @@ class Team:
         return [a for a in self.agents if department in a.departments]
 
 
-def load_team(conn: Connection) -> Team:
-    return Team(load_agents(conn), load_settings(conn), open_counts(conn))
+def load_team(conn: Connection, departments: Iterable[str] | None = None) -> Team:
+    """The agents (of ``departments`` only, when given), their open counts and the settings."""
+    wanted = set(departments) if departments is not None else None
+    found = [a for a in load_agents(conn) if wanted is None or wanted.intersection(a.departments)]
+    return Team(found, load_settings(conn) if found else {}, open_counts(conn, [a.id for a in found]))
 
 
 def assign_pool(
@@ -252,7 +257,9 @@ def assign_pool(
     ]
     if not candidates:
         return []
-    team = team or load_team(conn)
+    team = team or load_team(conn, {t.department for t in candidates})
+    if not team.agents:
+        return []
     done = []
     for ticket in candidates:
         settings = team.settings.get(ticket.department, DepartmentSettings())
