@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -13,6 +14,7 @@ from starlette.testclient import TestClient
 
 from hq_server.app import context
 from hq_server.context import HqContext
+from hq_server.db import Database
 from hq_server.enrollment import Enrollment, enroll_store
 from sync_protocol.entities import decode_entity
 from sync_protocol.hlc import HybridClock, system_wall_ms
@@ -38,6 +40,8 @@ from sync_protocol.ops import (
     kind_of,
     new_id,
 )
+
+T = TypeVar("T")
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -179,3 +183,26 @@ class Hq:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+def race_as_hq_processes(db_url: str, work: Callable[[Database], T], count: int = 2) -> list[T]:
+    """Run ``work`` at the same moment in ``count`` threads, each with its own :class:`Database`
+    on ``db_url`` (as that many HQ processes would open it); their results, in finishing order."""
+    dbs = [Database(db_url) for _ in range(count)]
+    results: list[T] = []
+    start = threading.Barrier(count)
+
+    def run(db: Database) -> None:
+        start.wait()
+        results.append(work(db))
+
+    try:
+        threads = [threading.Thread(target=run, args=(db,)) for db in dbs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for db in dbs:
+            db.close()
+    return results

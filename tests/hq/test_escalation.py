@@ -3,7 +3,6 @@ step fires once per ticket at its time, across restarts and with two sweeps raci
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -12,12 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from hq_server.app import create_app
-from hq_server.db import Database
 from hq_server.escalation import Step, TicketClock, due_steps, parse_ladder, raised
 from hq_server.escalation_sweep import sweep
 from sync_protocol.errors import InvalidField
 from sync_protocol.hlc import HybridClock
-from tests.hq.helpers import ADMIN_TOKEN, Hq
+from tests.hq.helpers import ADMIN_TOKEN, Hq, race_as_hq_processes
 from tests.hq.test_sync_boundary import assert_error
 
 HOUR_MS = 3600 * 1000
@@ -196,23 +194,7 @@ def test_two_hq_processes_sweeping_at_once_fire_each_step_once(hq_on: Hq, db_url
     hq = hq_on
     tickets = [routed_ticket(hq, f"工单 {i}") for i in range(5)]
     at = max(ms(t["routed_at"]) for t in tickets) + 49 * HOUR_MS
-    others = [Database(db_url) for _ in range(2)]  # as two more HQ processes would open it
-    results: list[list[tuple[str, str]]] = []
-    start = threading.Barrier(len(others))
-
-    def run(db: Database) -> None:
-        start.wait()
-        results.append(sweep(db, HybridClock("hq-other"), at).fired)
-
-    try:
-        threads = [threading.Thread(target=run, args=(db,)) for db in others]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        for db in others:
-            db.close()
+    results = race_as_hq_processes(db_url, lambda db: sweep(db, HybridClock("hq-other"), at).fired)
     fired = sorted(pair for result in results for pair in result)
     assert fired == sorted((t["id"], step) for t in tickets for step in ("idle-24h", "idle-48h"))
     assert len(inbox(hq, "lead", "it")) == 5
