@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from hq_server import (
     changelog,
     collaboration_api,
+    intake_api,
     pull,
     scheduler,
     settings_api,
@@ -86,6 +87,7 @@ def create_app(
             *staff_api.routes,
             *settings_api.routes,
             *collaboration_api.routes,
+            *intake_api.routes,
             *webhooks_api.routes,
             *surveys_api.routes,
         ],

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from hq_server import reference, ticket_store
 from hq_server.business_hours import Calendar, business_ms_between, parse_calendar
 from hq_server.schema import agents, comments, department_settings, ticket_history, tickets
-from hq_server.ticket_rules import TicketBatch, change_status
+from hq_server.ticket_rules import TicketBatch, change_status, hq_stamp
 from sync_protocol.errors import InvalidField
 from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import ReferenceItem
@@ -281,12 +281,12 @@ def _in_pool(ticket: TicketState) -> bool:
 
 def _give(batch: TicketBatch, clock: HybridClock, ticket: TicketState, agent: Agent, now_ms: int) -> None:
     ticket.assignee = agent.id
-    batch.mark(ticket, clock.now().encode())
+    batch.mark(ticket, hq_stamp(clock, ticket))
     if ticket.status == "new":
         event = TicketStatus(
             ticket_id=ticket.id, event_id=new_id(), status="assigned", note=agent.name, actor=ASSIGNER, at=now_ms
         )
-        change_status(batch, event, store_id=None, hlc=clock.now().encode(), origin=None)
+        change_status(batch, event, store_id=None, hlc=hq_stamp(clock, ticket), origin=None)
 
 
 def check_assignee(conn: Connection, department: str, assignee: object) -> None:
@@ -342,8 +342,8 @@ def return_untouched(conn: Connection, clock: HybridClock, now_ms: int) -> tuple
         ticket.assignee = ""
         team.counts[agent_id] = max(0, team.counts.get(agent_id, 0) - 1)
         event = TicketStatus(ticket_id=ticket_id, event_id=new_id(), status="new", note="", actor=ASSIGNER, at=now_ms)
-        change_status(batch, event, store_id=None, hlc=clock.now().encode(), origin=None)
-        batch.mark(ticket, clock.now().encode())
+        change_status(batch, event, store_id=None, hlc=hq_stamp(clock, ticket), origin=None)
+        batch.mark(ticket, hq_stamp(clock, ticket))
     assigned = assign_pool(conn, clock, batch, ids, now_ms, team=team, exclude=stale)
     dispatch.decide(conn, clock, batch, now_ms)
     ticket_store.flush(conn, clock, batch)

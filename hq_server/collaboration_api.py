@@ -3,7 +3,9 @@ the acting department in ``X-StoreDesk-Department``): shares, internal notes, li
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -12,11 +14,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import collaboration, reference, ticket_actions, ticket_store
-from hq_server.errors import InvalidInput, NotFound
+from hq_server.errors import InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation, path_id
 from hq_server.responses import json_response
 from hq_server.staff_api import acting_department, admin_context, json_object, ticket_view
 from hq_server.staff_views import iso, ticket_json
+from sync_protocol.errors import InvalidField
 from sync_protocol.tickets import TicketState
 
 
@@ -29,6 +32,15 @@ def _ticket(conn: Any, key: str) -> TicketState:
     if ticket is None:
         raise NotFound("ticket_not_found", value=key)
     return ticket
+
+
+@contextlib.contextmanager
+def _as_http_errors() -> Iterator[None]:
+    """A value that breaks a text rule (empty, too long, not text) as a 422 naming the field."""
+    try:
+        yield
+    except InvalidField as exc:
+        raise from_invalid_field(exc, **exc.params) from exc
 
 
 def _share_json(share: dict[str, Any]) -> dict[str, Any]:
@@ -59,9 +71,10 @@ async def share_ticket(request: Request) -> Response:
             department = body.get("department")
             if department not in reference.department_codes(conn):
                 raise InvalidInput("unknown_department", field="department", value=str(department))
-            share = collaboration.share(
-                conn, ticket, str(department), actor=actor, note=body.get("note", ""), now_ms=_now_ms()
-            )
+            with _as_http_errors():
+                share = collaboration.share(
+                    conn, ticket, str(department), actor=actor, note=body.get("note", ""), now_ms=_now_ms()
+                )
         return _share_json(share)
 
     return json_response(await run_in_threadpool(run), status_code=201)
@@ -78,15 +91,16 @@ async def update_share(request: Request) -> Response:
     def run() -> dict[str, Any]:
         with hq.db.write() as conn:
             ticket = _ticket(conn, key)
-            share = collaboration.update_share(
-                conn,
-                ticket,
-                department,
-                actor=actor,
-                status=body.get("status"),
-                note=body.get("note"),
-                now_ms=_now_ms(),
-            )
+            with _as_http_errors():
+                share = collaboration.update_share(
+                    conn,
+                    ticket,
+                    department,
+                    actor=actor,
+                    status=body.get("status"),
+                    note=body.get("note"),
+                    now_ms=_now_ms(),
+                )
         return _share_json(share)
 
     return json_response(await run_in_threadpool(run))
@@ -103,13 +117,10 @@ async def add_note(request: Request) -> Response:
     def run() -> dict[str, Any]:
         with hq.db.write() as conn:
             ticket = _ticket(conn, key)
-            try:
+            with _as_http_errors():
                 note = collaboration.add_note(
                     conn, ticket, body=body.get("body"), author=body.get("author"), actor=actor, now_ms=_now_ms()
                 )
-            except ValueError as exc:  # InvalidField from validate_text
-                field = getattr(exc, "field", "body")
-                raise InvalidInput(getattr(exc, "code", "invalid_text"), field=field) from exc
         return {**note, "created_at": iso(note["created_at"])}
 
     return json_response(await run_in_threadpool(run), status_code=201)

@@ -23,10 +23,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from hq_server import dispatch, notifications, reference, ticket_store
+from hq_server.assignment import ASSIGNER
 from hq_server.db import Database
 from hq_server.escalation import DEFAULT_LADDER, Step, TicketClock, due_steps, parse_ladder, raised
 from hq_server.schema import comments, escalation_firings, escalation_steps, ticket_history, tickets
-from hq_server.ticket_rules import TicketBatch, hq_edit
+from hq_server.ticket_rules import TicketBatch, hq_edit, hq_stamp
 from sync_protocol.hlc import HybridClock
 from sync_protocol.tickets import OPEN_STATUSES
 
@@ -146,7 +147,7 @@ def _apply_edits(conn: Connection, clock: HybridClock, edits: dict[str, dict[str
     )
     for ticket_id, changes in edits.items():
         if ticket_id in batch.tickets:
-            hq_edit(batch, ticket_id, changes, clock.now().encode())
+            hq_edit(batch, ticket_id, changes, hq_stamp(clock, batch.tickets[ticket_id]))
     dispatch.decide(conn, clock, batch, now_ms, touched=list(edits))
     ticket_store.flush(conn, clock, batch)
 
@@ -154,7 +155,9 @@ def _apply_edits(conn: Connection, clock: HybridClock, edits: dict[str, dict[str
 def _open_tickets(conn: Connection) -> dict[str, tuple[str, str, TicketClock]]:
     """Open routed tickets: department, priority and what the ladder looks at."""
     t, h, c = tickets.c, ticket_history.c, comments.c
-    last_status = sa.select(sa.func.max(h.at)).where(h.ticket_id == t.id).scalar_subquery()
+    # HQ's own assignment events are not the group's progress (a ticket passed from agent to
+    # agent untouched must still escalate).
+    last_status = sa.select(sa.func.max(h.at)).where(h.ticket_id == t.id, h.actor != ASSIGNER).scalar_subquery()
     last_reply = sa.select(sa.func.max(c.created_at)).where(c.ticket_id == t.id, c.source == "hq").scalar_subquery()
     query = sa.select(
         t.id,

@@ -142,7 +142,7 @@ def _make_ticket(
         tickets={},
         type_codes=reference.ticket_type_codes(conn),
         department_codes=reference.department_codes(conn),
-        forms=reference.forms_of(conn),
+        # No forms: a customer's message cannot fill them in; the agent completes the ticket.
     )
     phone = message.customer_phone or (customer.phone if customer is not None else None) or ""
     name = message.customer_name or (customer.name if customer is not None else "")

@@ -140,6 +140,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         results: list[OpResult] = []
         fresh: list[nodes.KeptResult] = []
         touched: dict[str, None] = {}
+        retyped: list[str] = []
         counter = state.ticket_counter
         numbers = ticket_store.numbers_in_use(conn, _numbers(new))
         for item in prepared:
@@ -160,10 +161,12 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                     break
                 fresh.append(nodes.KeptResult(result, op.kind, op.entity_id))
                 high_water = op.seq
+                if isinstance(item.payload, TicketSet) and "type" in item.payload.changes:
+                    retyped.append(item.payload.ticket_id)  # its SLA policy may differ now
                 stale = renumbered or result.status != "applied" or result.code != ""
             if stale and item.payload is not None:
                 touched[item.payload.ticket_id] = None
-        dispatch.decide(conn, clock, batch, now_ms)
+        dispatch.decide(conn, clock, batch, now_ms, touched=retyped)
         ticket_store.flush(conn, clock, batch)
         dispatch.after_flush(conn, batch, now_ms)
         nodes.store_results(conn, node.id, fresh, now_ms)

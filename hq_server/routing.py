@@ -109,7 +109,8 @@ def facts_of(ticket: TicketState, context: RoutingContext) -> TicketFacts:
         channel=ticket.channel,
         store=store_code,
         region=region_code,
-        customer_level=str(ticket.extra.get("customer_level", "") or ""),
+        # Set by HQ's intake from its customer record; a store's extra cannot claim a level.
+        customer_level="" if ticket.channel == "store" else str(ticket.extra.get("customer_level", "") or ""),
         product_category=context.categories.get(ticket.product_code, ""),
         title=ticket.title,
         description=ticket.description,

@@ -181,6 +181,7 @@ tickets = sa.Table(
     sa.Index("ix_tickets_created", "created_at"),
     # Version 9: a customer's past tickets.
     sa.Index("ix_tickets_customer_phone", "customer_phone"),
+    sa.Index("ix_tickets_assignee_status", "assignee", "status"),
 )
 
 comments = sa.Table(

@@ -129,6 +129,9 @@ def _event(entry: HistoryEntry) -> StatusEvent:
 
 def apply_state(ticket: TicketState, levels: ServiceLevels, events: list[StatusEvent], now_ms: int) -> bool:
     """Write the ticket's SLA fields from its history; True when any of them changed."""
+    # The status now is the ticket's (decided by HLC), whatever order store clocks put the
+    # events' times in: it closes the timeline.
+    events = [*events, StatusEvent(at_ms=max(now_ms, ticket.created_at), to_status=ticket.status)]
     state = sla_state(
         levels.policy_for(ticket.type, ticket.priority),
         levels.calendar_for(ticket.department),

@@ -17,6 +17,7 @@ takes one answer only.
 from __future__ import annotations
 
 import time
+import urllib.parse
 from typing import Any
 
 import msgspec
@@ -266,9 +267,14 @@ async def survey_page(request: Request) -> Response:
 async def _read_answer(request: Request, wants_json: bool) -> tuple[object, object]:
     """``score`` and ``comment`` as sent: JSON values as they are, form text with the score made
     an int when it is one."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise _Unreadable("body_too_large", limit=MAX_BODY_BYTES)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _Unreadable("body_too_large", limit=MAX_BODY_BYTES)
+        chunks.append(chunk)
+    body = b"".join(chunks)
     if wants_json:
         try:
             data = _json_decoder.decode(body)
@@ -277,12 +283,13 @@ async def _read_answer(request: Request, wants_json: bool) -> tuple[object, obje
         if not isinstance(data, dict):
             raise _Unreadable("invalid_json")
         return data.get("score"), data.get("comment")
+    # The page's form posts application/x-www-form-urlencoded (the body is already read, capped).
     try:
-        form = await request.form()
-    except Exception as exc:  # python-multipart's parse errors have no common base worth naming
+        fields = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError as exc:
         raise _Unreadable("malformed_body", detail=type(exc).__name__) from exc
-    score: object = form.get("score")
-    comment: object = form.get("comment")
+    score: object = fields.get("score", [None])[0]
+    comment: object = fields.get("comment", [None])[0]
     if isinstance(score, str) and score.strip().isdecimal() and len(score.strip()) <= 2:
         score = int(score.strip())
     return score, comment
@@ -302,6 +309,10 @@ async def answer_survey(request: Request) -> Response:
 
     def run() -> tuple[surveys.Survey, InvalidField | None]:
         now = _now_ms()
+        # The link is checked before HQ's writer lock is taken: a stranger's made-up link must
+        # not queue up behind (or in front of) the stores' pushes.
+        with hq.db.read() as conn:
+            _open_survey(conn, token, now)
         with hq.db.write() as conn:
             survey = _open_survey(conn, token, now)
             try:

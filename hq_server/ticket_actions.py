@@ -8,7 +8,6 @@ written; a broken rule raises :class:`~hq_server.errors.InvalidInput` naming the
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -17,9 +16,9 @@ from sqlalchemy.engine import Connection
 from hq_server import assignment, collaboration, dispatch, reference, ticket_store
 from hq_server.db import Database
 from hq_server.errors import InvalidInput, NotFound, from_invalid_field
-from hq_server.ticket_rules import Outcome, TicketBatch, add_comment, change_status, create_ticket, hq_edit
-from sync_protocol.errors import ClockDriftError, InvalidField
-from sync_protocol.hlc import Hlc, HybridClock
+from hq_server.ticket_rules import Outcome, TicketBatch, add_comment, change_status, create_ticket, hq_edit, hq_stamp
+from sync_protocol.errors import InvalidField
+from sync_protocol.hlc import HybridClock
 from sync_protocol.ops import TicketComment, TicketCreate, TicketStatus, new_id
 from sync_protocol.tickets import CLERK_FIELDS, HQ_FIELDS, CommentState, TicketState
 
@@ -46,19 +45,14 @@ def _batch(conn: Connection, ticket_ids: list[str]) -> TicketBatch:
     )
 
 
-def _edit_hlc(clock: HybridClock, ticket: TicketState) -> str:
-    """An HQ timestamp later than the ticket's latest version (another HQ process may have
-    written it with a clock slightly ahead of ours)."""
-    with contextlib.suppress(ClockDriftError, ValueError):
-        clock.observe(Hlc.parse(ticket.hlc))
-    return clock.now().encode()
-
-
 def create(db: Database, clock: HybridClock, fields: dict[str, Any], *, store: str | None) -> TicketState:
     """A ticket made at HQ, numbered ``HQ-000123``; for ``store`` (code or id) if given."""
-    unknown = [name for name in fields if name not in CLERK_FIELDS and name not in HQ_FIELDS]
+    unknown = [name for name in fields if name not in CLERK_FIELDS and name not in HQ_FIELDS and name != "extra"]
     if unknown:
         raise InvalidInput("unknown_field", field=unknown[0])
+    extra = fields.get("extra", {})
+    if not isinstance(extra, dict):
+        raise InvalidInput("invalid_type", field="extra")
     clerk = {name: fields.get(name, "") for name in CLERK_FIELDS}
     hq_only = {name: fields[name] for name in HQ_FIELDS if name in fields}
     with db.write() as conn:
@@ -76,10 +70,12 @@ def create(db: Database, clock: HybridClock, fields: dict[str, Any], *, store: s
             ticket_id=new_id(),
             number=ticket_store.next_hq_number(conn),
             created_at=_now_ms(),
+            extra=extra,
             **clerk,
         )
         hlc = clock.now().encode()
         _raise_if_rejected(create_ticket(batch, payload, store_id=store_id, hlc=hlc, origin=None))
+        batch.tickets[payload.ticket_id].channel = "hq"
         if hq_only:
             try:
                 hq_edit(batch, payload.ticket_id, hq_only, hlc)
@@ -111,7 +107,7 @@ def edit(
                 collaboration.check_owner(ticket, actor, name)
         batch = _batch(conn, [ticket.id])
         ticket = batch.tickets[ticket.id]
-        hlc = _edit_hlc(clock, ticket)
+        hlc = hq_stamp(clock, ticket)
         if status is not None:
             if not isinstance(status, str) or not isinstance(note, str):
                 raise InvalidInput("invalid_type", field="status" if not isinstance(status, str) else "note")
@@ -146,7 +142,7 @@ def comment(db: Database, clock: HybridClock, key: str, body: object, author: ob
     with db.write() as conn:
         ticket = _load(conn, key)
         batch = _batch(conn, [ticket.id])
-        hlc = _edit_hlc(clock, batch.tickets[ticket.id])
+        hlc = hq_stamp(clock, batch.tickets[ticket.id])
         payload = TicketComment(
             ticket_id=ticket.id,
             comment_id=new_id(),
@@ -205,7 +201,7 @@ def merge(db: Database, clock: HybridClock, key: str, into_key: str, *, actor: s
             actor=HQ_ACTOR,
             at=_now_ms(),
         )
-        _raise_if_rejected(change_status(batch, event, store_id=None, hlc=_edit_hlc(clock, ticket), origin=None))
+        _raise_if_rejected(change_status(batch, event, store_id=None, hlc=hq_stamp(clock, ticket), origin=None))
         collaboration.link(conn, ticket, into, "duplicate", _now_ms())
         dispatch.decide(conn, clock, batch, _now_ms())
         ticket_store.flush(conn, clock, batch)

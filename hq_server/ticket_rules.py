@@ -8,12 +8,14 @@ them to HQ's state and says what became of each op (:class:`Outcome`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from sync_protocol import forms
-from sync_protocol.errors import InvalidField
+from sync_protocol.errors import ClockDriftError, InvalidField
+from sync_protocol.hlc import Hlc, HybridClock
 from sync_protocol.messages import OpStatus
 from sync_protocol.ops import TicketComment, TicketCreate, TicketSet, TicketStatus
 from sync_protocol.tickets import (
@@ -260,3 +262,11 @@ def hq_edit(batch: TicketBatch, ticket_id: str, changes: dict[str, Any], hlc: st
             setattr(ticket, name, value)
     batch.mark(ticket, hlc)
     return sorted(cleaned)
+
+
+def hq_stamp(clock: HybridClock, ticket: TicketState) -> str:
+    """An HQ timestamp later than every version of ``ticket`` HQ holds (another HQ process may
+    have written it with a clock slightly ahead of ours), for an HQ change to it."""
+    with contextlib.suppress(ClockDriftError, ValueError):
+        clock.observe(Hlc.parse(max(ticket.hlc, ticket.field_hlcs.get("status", ""))))
+    return clock.now().encode()

@@ -113,8 +113,8 @@ class WireNode:
         return TicketComment(ticket_id=ticket_id, comment_id=new_id(), body=body, created_at=now_ms())
 
     @staticmethod
-    def status(ticket_id: str, status: str, note: str = "") -> TicketStatus:
-        return TicketStatus(ticket_id=ticket_id, event_id=new_id(), status=status, note=note, at=now_ms())
+    def status(ticket_id: str, status: str, note: str = "", at: int | None = None) -> TicketStatus:
+        return TicketStatus(ticket_id=ticket_id, event_id=new_id(), status=status, note=note, at=at or now_ms())
 
     def body(self, ops: list[Op]) -> bytes:
         return msgpack_encoder.encode(PushRequest(protocol=1, node_id=self.node_id, ops=ops))

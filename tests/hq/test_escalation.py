@@ -222,3 +222,22 @@ def test_notification_can_be_marked_read(hq_on: Hq) -> None:
     unread = hq.api("GET", "/api/v1/notifications", params={"role": "lead", "department": "it", "unread": "1"})
     assert unread.json()["items"] == []
     assert_error(hq.api("POST", f"/api/v1/notifications/{notice['id']}/read"), 404, "notification_not_found")
+
+
+def test_a_ticket_passed_from_agent_to_agent_untouched_still_escalates(hq_on: Hq) -> None:
+    """HQ's own assignment events are not progress."""
+    from hq_server import assignment
+
+    hq = hq_on
+    for agent_id, name in (("wang", "王工"), ("zhao", "赵工")):
+        assert (
+            hq.api("PUT", f"/api/v1/agents/{agent_id}", json={"name": name, "departments": ["it"]}).status_code == 200
+        )
+    ticket = routed_ticket(hq)
+    routed = ms(ticket["routed_at"])
+    with hq.ctx.db.write() as conn:  # the assignment timeout (120 min) hands it on, twice
+        assignment.return_untouched(conn, hq.ctx.clock, routed + 3 * HOUR_MS)
+    with hq.ctx.db.write() as conn:
+        assignment.return_untouched(conn, hq.ctx.clock, routed + 6 * HOUR_MS)
+    assert hq.ticket(ticket["id"])["assignee"] in ("wang", "zhao")
+    assert sweep(hq.ctx.db, hq.ctx.clock, routed + 24 * HOUR_MS + 60_000).fired == [(ticket["id"], "idle-24h")]

@@ -202,3 +202,31 @@ def test_rules_import_of_a_bad_file_says_why_without_a_traceback(tmp_path: Path)
     broken.write_text("[{", encoding="utf-8")
     done = cli("rules", "import", str(broken), "--db", str(tmp_path / "hq.db"))
     assert done.returncode == 2 and "JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_sla_pause_follows_the_tickets_status_whatever_the_store_clocks_say(hq: Hq) -> None:
+    """HQ asks the store to wait (paused); the store answers with a status change stamped by a
+    clock ten minutes slow: the ticket is in progress again, so its clock runs."""
+    put(hq, "/api/v1/departments/*/calendar", ALWAYS_OPEN)
+    node = hq.enroll()
+    create = node.create("等门店补照片", type="display")
+    node.push([node.op(create)])
+    waiting = hq.api("PATCH", f"/api/v1/tickets/{create.ticket_id}", json={"status": "waiting_store"}).json()
+    assert waiting["sla_paused"] is True
+    slow_at = ms(waiting["history"][-1]["at"]) - 10 * 60_000
+    node.push([node.op(node.status(create.ticket_id, "in_progress", at=slow_at))])
+    ticket = hq.ticket(create.ticket_id)
+    assert ticket["status"] == "in_progress"
+    assert (ticket["sla_paused"], ticket["resolution_due"] is not None) == (False, True)
+
+
+def test_a_store_cannot_claim_a_customer_level_for_routing(hq: Hq) -> None:
+    put(
+        hq,
+        "/api/v1/routing-rules",
+        {"rules": [{"id": "vip", "name": "VIP", "when": {"customer_levels": ["vip"]}, "then": {"priority": "urgent"}}]},
+    )
+    node = hq.enroll()
+    create = node.create("我是VIP", type="display", extra={"customer_level": "vip"})
+    node.push([node.op(create)])
+    assert hq.ticket(create.ticket_id)["priority"] == "normal"
