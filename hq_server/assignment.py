@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from hq_server import reference, ticket_store
 from hq_server.business_hours import Calendar, business_ms_between, parse_calendar
-from hq_server.schema import agents, comments, department_settings, ticket_history, tickets
+from hq_server.schema import agents, comments, department_settings, ticket_assignments, ticket_history, tickets
 from hq_server.ticket_rules import TicketBatch, change_status, hq_stamp
 from sync_protocol.errors import InvalidField
 from sync_protocol.hlc import HybridClock
@@ -281,6 +281,7 @@ def _in_pool(ticket: TicketState) -> bool:
 
 def _give(batch: TicketBatch, clock: HybridClock, ticket: TicketState, agent: Agent, now_ms: int) -> None:
     ticket.assignee = agent.id
+    batch.assigned[ticket.id] = now_ms
     batch.mark(ticket, hq_stamp(clock, ticket))
     if ticket.status == "new":
         event = TicketStatus(
@@ -306,15 +307,16 @@ def waiting_in_pool(conn: Connection) -> list[str]:
 
 def untouched(conn: Connection, settings: dict[str, DepartmentSettings], now_ms: int) -> dict[str, str]:
     """Assigned tickets their agent has not touched within the department's timeout: id -> agent."""
-    t, h, c = tickets.c, ticket_history.c, comments.c
+    t, h, c, a = tickets.c, ticket_history.c, comments.c, ticket_assignments.c
     last_status = sa.select(sa.func.max(h.at)).where(h.ticket_id == t.id).scalar_subquery()
     last_reply = sa.select(sa.func.max(c.created_at)).where(c.ticket_id == t.id, c.source == "hq").scalar_subquery()
-    query = sa.select(t.id, t.department, t.assignee, t.routed_at, last_status, last_reply).where(
+    handed = sa.select(a.assigned_at).where(a.ticket_id == t.id).scalar_subquery()
+    query = sa.select(t.id, t.department, t.assignee, t.routed_at, last_status, last_reply, handed).where(
         t.status == "assigned", t.assignee != ""
     )
     found: dict[str, str] = {}
-    for ticket_id, department, assignee, routed_at, status_at, reply_at in conn.execute(query):
-        touched = max(int(v) for v in (routed_at, status_at, reply_at) if v is not None)
+    for ticket_id, department, assignee, routed_at, status_at, reply_at, handed_at in conn.execute(query):
+        touched = max(int(v) for v in (routed_at, status_at, reply_at, handed_at) if v is not None)
         timeout = settings.get(str(department), DepartmentSettings()).timeout_min
         if now_ms - touched >= timeout * 60_000:
             found[str(ticket_id)] = str(assignee)
@@ -340,6 +342,7 @@ def return_untouched(conn: Connection, clock: HybridClock, now_ms: int) -> tuple
     for ticket_id, agent_id in stale.items():
         ticket = batch.tickets[ticket_id]
         ticket.assignee = ""
+        batch.assigned[ticket_id] = now_ms
         team.counts[agent_id] = max(0, team.counts.get(agent_id, 0) - 1)
         event = TicketStatus(ticket_id=ticket_id, event_id=new_id(), status="new", note="", actor=ASSIGNER, at=now_ms)
         change_status(batch, event, store_id=None, hlc=hq_stamp(clock, ticket), origin=None)

@@ -221,7 +221,9 @@ def _ticket_forms(conn: Connection, clock: HybridClock) -> None:
 
 def _intake_and_collaboration(conn: Connection, clock: HybridClock) -> None:
     """Customers and intake messages (multi-channel intake); shares, internal notes and links."""
-    _create(conn, "customers", "intake_messages", "ticket_shares", "internal_notes", "ticket_links")
+    _create(
+        conn, "customers", "intake_messages", "ticket_shares", "internal_notes", "ticket_links", "ticket_assignments"
+    )
     conn.execute(sa.text("CREATE INDEX ix_tickets_customer_phone ON tickets (customer_phone)"))
     conn.execute(sa.text("CREATE INDEX ix_tickets_assignee_status ON tickets (assignee, status)"))
 

@@ -486,3 +486,13 @@ ticket_links = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
+
+ticket_assignments = sa.Table(
+    "ticket_assignments",
+    metadata,
+    # When a ticket last changed hands (any assignee change, also one that writes no status
+    # event, such as a lead moving it between agents): the assignment timeout counts from it.
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("assignee", sa.String(80), nullable=False),
+    sa.Column("assigned_at", sa.BigInteger, nullable=False),
+)

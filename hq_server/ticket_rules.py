@@ -72,6 +72,8 @@ class TicketBatch:
     history: list[HistoryEntry] = dataclasses.field(default_factory=list)
     #: The node that made a record (ticket, comment or history id -> node id).
     origins: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Tickets that changed hands in this batch (ticket id -> when), for the assignment timeout.
+    assigned: dict[str, int] = dataclasses.field(default_factory=dict)
     #: Changed tickets as encoded by the flush (ticket id -> snapshot), for the push's answer.
     encoded: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
@@ -260,6 +262,8 @@ def hq_edit(batch: TicketBatch, ticket_id: str, changes: dict[str, Any], hlc: st
     for name, value in cleaned.items():
         if name not in CLERK_FIELDS:
             setattr(ticket, name, value)
+    if "assignee" in cleaned:
+        batch.assigned[ticket_id] = wall_of(hlc)
     batch.mark(ticket, hlc)
     return sorted(cleaned)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hq_server import bulk, changelog
-from hq_server.schema import comments, meta, ticket_history, tickets
+from hq_server.schema import comments, meta, ticket_assignments, ticket_history, tickets
 from hq_server.ticket_rules import TicketBatch
 from sync_protocol.entities import encode_entity
 from sync_protocol.hlc import HybridClock
@@ -157,6 +157,13 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
         [{**_struct_row(c), "origin_node_id": batch.origins.get(c.id)} for c in batch.comments],
     )
 
+    if batch.assigned:
+        ids = list(batch.assigned)
+        conn.execute(ticket_assignments.delete().where(ticket_assignments.c.ticket_id.in_(ids)))
+        conn.execute(
+            ticket_assignments.insert(),
+            [{"ticket_id": i, "assignee": batch.tickets[i].assignee, "assigned_at": batch.assigned[i]} for i in ids],
+        )
     entries = []
     for state in changed:
         batch.encoded[state.id] = data = encode_entity(state)

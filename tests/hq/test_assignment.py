@@ -15,6 +15,7 @@ from hq_server.app import create_app
 from hq_server.assignment import Agent, DepartmentSettings, pick
 from hq_server.business_hours import Calendar
 from sync_protocol.entities import decode_entity
+from sync_protocol.hlc import system_wall_ms
 from tests.hq.helpers import ADMIN_TOKEN, Hq
 from tests.hq.test_sync_boundary import assert_error
 
@@ -195,3 +196,26 @@ def test_the_store_learns_who_has_its_ticket(hq_on: Hq) -> None:
 def test_bad_agents_are_refused_naming_the_field(hq_on: Hq, body: dict[str, Any], field: str, code: str) -> None:
     error = assert_error(hq_on.api("PUT", "/api/v1/agents/x1", json=body), 422, code)
     assert error["field"] == field
+
+
+def test_the_assignment_timeout_counts_from_when_the_ticket_last_changed_hands(db_url: str) -> None:
+    """A lead moves an assigned ticket to another agent 100 minutes later (no status event): the
+    new agent gets a whole timeout (120 min), not the 20 minutes left of the first one's."""
+    shift = [0]
+    app = create_app(db_url, ADMIN_TOKEN, wall_ms=lambda: system_wall_ms() + shift[0], sweep_interval_s=None)
+    with TestClient(app) as client:
+        hq = Hq(app, client)
+        agent(hq, "wang", "王工", "it")
+        agent(hq, "zhao", "赵工", "it")
+        [ticket] = equipment_tickets(hq, 1)
+        assert ticket["assignee"] == "wang"
+        shift[0] = 100 * 60_000  # HQ's clock: 100 minutes on
+        moved = hq.api("PATCH", f"/api/v1/tickets/{ticket['id']}", json={"assignee": "zhao"})
+        assert moved.status_code == 200, moved.text
+        handed = ms(ticket["routed_at"]) + 100 * 60_000
+        with hq.ctx.db.write() as conn:
+            early = assignment.return_untouched(conn, hq.ctx.clock, handed + 119 * 60_000)
+        assert early[0] == []
+        with hq.ctx.db.write() as conn:
+            late = assignment.return_untouched(conn, hq.ctx.clock, handed + 121 * 60_000)
+        assert late[0] == [ticket["id"]]
