@@ -16,23 +16,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import intake
-from hq_server.context import HqContext, bearer_token, context_of
-from hq_server.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized, from_invalid_field
+from hq_server.errors import BadRequest, NotFound, PayloadTooLarge, from_invalid_field
 from hq_server.intake_channels import ADAPTERS, UnreadablePayload
 from hq_server.openapi import operation
 from hq_server.responses import json_response
+from hq_server.staff_api import admin_context
 from hq_server.staff_views import iso
 from sync_protocol.errors import InvalidField
 
 #: Largest body a channel may post (attachments travel as references, not inline).
 MAX_BODY_BYTES = 1_000_000
-
-
-def _admin(request: Request) -> HqContext:
-    hq = context_of(request)
-    if not hq.is_admin(bearer_token(request)):
-        raise Unauthorized()
-    return hq
 
 
 def _now_ms() -> int:
@@ -103,7 +96,7 @@ async def receive_message(request: Request) -> Response:
     "customer": {"id", "level", ...} or null, "past_tickets": [...], "duplicate": false}`; the
     same message delivered again answers 200 with `"duplicate": true` and the same ticket.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     channel = request.path_params["channel"]
     adapter = ADAPTERS.get(channel)
     if adapter is None:
@@ -158,7 +151,7 @@ async def get_customer(request: Request) -> Response:
     Answers `{"id", "phone", "member_id", "name", "level", "created_at", "updated_at",
     "tickets": [{"id", "number", "title", "status", "channel", "created_at"}...]}`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     customer_id = request.path_params["id"]
 
     def run() -> tuple[intake.Customer | None, list[intake.PastTicket]]:

@@ -29,9 +29,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from hq_server import surveys
-from hq_server.context import HqContext, bearer_token, context_of
-from hq_server.errors import Unauthorized
+from hq_server.context import context_of
 from hq_server.responses import json_response
+from hq_server.staff_api import admin_context
 from sync_protocol.errors import InvalidField
 from sync_protocol.i18n import lang_of, render
 from sync_protocol.messages import ErrorBody, ErrorDetail
@@ -342,20 +342,13 @@ async def answer_survey(request: Request) -> Response:
     return _thanks_page(lang, survey.ticket_number)
 
 
-def _admin(request: Request) -> HqContext:
-    hq = context_of(request)
-    if not hq.is_admin(bearer_token(request)):
-        raise Unauthorized()
-    return hq
-
-
 async def get_results(request: Request) -> Response:
     """Survey results: `sent` (surveys opened), `count` (answered), `average` score and
     `distribution` (`"1"`..`"5"`), overall, per department and per agent (`assignee`).
 
     `?department=` limits them to one department.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     department = request.query_params.get("department", "").strip() or None
 
     def run() -> dict[str, Any]:

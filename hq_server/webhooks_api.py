@@ -14,10 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import webhooks
-from hq_server.context import HqContext, bearer_token, context_of
-from hq_server.errors import BadRequest, InvalidInput, NotFound, Unauthorized, from_invalid_field
+from hq_server.errors import BadRequest, InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation, query
 from hq_server.responses import json_response
+from hq_server.staff_api import admin_context
 from hq_server.staff_views import iso
 from sync_protocol.errors import InvalidField
 
@@ -26,13 +26,6 @@ _json_decoder = msgspec.json.Decoder()
 _BODY_FIELDS = frozenset({"url", "events", "secret"})
 DEFAULT_DELIVERIES = 50
 MAX_DELIVERIES = 500
-
-
-def _admin(request: Request) -> HqContext:
-    hq = context_of(request)
-    if not hq.is_admin(bearer_token(request)):
-        raise Unauthorized()
-    return hq
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -93,7 +86,7 @@ async def get_webhooks(request: Request) -> Response:
     Answers `{"items": [{"id", "url", "events", "active", "created_at", "secret_last4"}...]}`;
     removed webhooks only with `inactive=1`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     include_inactive = request.query_params.get("inactive") in ("1", "true")
 
     def run() -> list[dict[str, Any]]:
@@ -121,7 +114,7 @@ async def post_webhook(request: Request) -> Response:
     with the webhook and its whole `secret`, shown this once. Each event is POSTed as JSON with
     `X-StoreDesk-Signature: sha256=<hex HMAC-SHA256(secret, "<X-StoreDesk-Timestamp>." + body)>`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     body = await _json_object(request)
     for name in body:
         if name not in _BODY_FIELDS:
@@ -144,7 +137,7 @@ async def post_webhook(request: Request) -> Response:
 
 async def delete_webhook(request: Request) -> Response:
     """Remove a webhook: it gets no more events; its deliveries stay listed."""
-    hq = _admin(request)
+    hq = admin_context(request)
     webhook_id = request.path_params["id"]
 
     def run() -> bool:
@@ -163,7 +156,7 @@ async def get_deliveries(request: Request) -> Response:
     Answers `{"items": [{"event_id", "event", "created_at", "status": "pending"|"delivered"|"failed",
     "attempts", "last_error", "next_attempt_at", "delivered_at", "failed_at"}...]}`.
     """
-    hq = _admin(request)
+    hq = admin_context(request)
     webhook_id = request.path_params["id"]
     limit = _limit(request)
 
