@@ -29,7 +29,7 @@ from hq_server.db import Database
 from hq_server.schema import JsonText, meta, metadata, schema_migrations
 from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import OpResult
-from sync_protocol.tickets import DEFAULT_TICKET_TYPES
+from sync_protocol.tickets import DEFAULT_TICKET_TYPES, STOCK_TICKET_TYPES
 from sync_protocol.version import MAX_HLC_LENGTH, MAX_ID_LENGTH
 
 MigrationFn = Callable[[Connection, HybridClock], None]
@@ -42,7 +42,7 @@ SURVEY_SECRET_KEY = "survey_secret"
 _VERSION_1_TABLES = (
     "meta",
     "regions",
-    "stores",
+    # (stores, frozen below, comes here)
     "nodes",
     "departments",
     "ticket_types",
@@ -74,7 +74,36 @@ _op_results_v1 = sa.Table(
 
 
 #: Stands for the referenced table in the frozen definitions' foreign keys; never created here.
-_stores_ref = sa.Table("stores", _frozen, sa.Column("id", sa.String(MAX_ID_LENGTH), primary_key=True))
+_regions_ref = sa.Table("regions", _frozen, sa.Column("id", sa.String(MAX_ID_LENGTH), primary_key=True))
+
+#: Version 1's stores (version 10 added contact and phone).
+_stores_v1 = sa.Table(
+    "stores",
+    _frozen,
+    sa.Column("id", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.Column("code", sa.String(40), nullable=False, unique=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("region_id", sa.String(MAX_ID_LENGTH), sa.ForeignKey("regions.id"), nullable=True),
+    sa.Column("address", sa.Text, nullable=False, server_default=""),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+#: Version 3's products (version 10 added min_stock).
+_products_v3 = sa.Table(
+    "products",
+    _frozen,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name_zh", sa.String(120), nullable=False),
+    sa.Column("name_en", sa.String(120), nullable=False, server_default=""),
+    sa.Column("category", sa.String(40), nullable=False, server_default=""),
+    sa.Column("price_cents", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_products_category", "category"),
+)
 
 #: Version 1's tickets (version 5 added the routing and SLA columns).
 _tickets_v1 = sa.Table(
@@ -115,15 +144,18 @@ def _create(conn: Connection, *names: str) -> None:
 
 
 def _initial_schema(conn: Connection, clock: HybridClock) -> None:
+    _create(conn, *_VERSION_1_TABLES[:2])
+    _stores_v1.create(conn)
     before = _VERSION_1_TABLES.index("comments")
-    _create(conn, *_VERSION_1_TABLES[:before])
+    _create(conn, *_VERSION_1_TABLES[2:before])
     _tickets_v1.create(conn)
     _create(conn, *_VERSION_1_TABLES[before:])
     _op_results_v1.create(conn)
 
 
 def _products(conn: Connection, clock: HybridClock) -> None:
-    _create(conn, "products", "skus")
+    _products_v3.create(conn)
+    _create(conn, "skus")
 
 
 def _default_reference_data(conn: Connection, clock: HybridClock) -> None:
@@ -228,6 +260,26 @@ def _intake_and_collaboration(conn: Connection, clock: HybridClock) -> None:
     conn.execute(sa.text("CREATE INDEX ix_tickets_assignee_status ON tickets (assignee, status)"))
 
 
+def _stock_and_transfers(conn: Connection, clock: HybridClock) -> None:
+    """Stock movements and levels, thresholds, transfers, the stock alert record; store contacts,
+    product thresholds; the replenishment and stock exception ticket types."""
+    for column in ("contact VARCHAR(80) NOT NULL DEFAULT ''", "phone VARCHAR(32) NOT NULL DEFAULT ''"):
+        conn.execute(sa.text(f"ALTER TABLE stores ADD COLUMN {column}"))
+    conn.execute(sa.text("ALTER TABLE products ADD COLUMN min_stock INTEGER"))
+    _create(conn, "stock_moves", "stock_levels", "stock_thresholds", "transfers", "stock_alerts")
+    for sort, code in enumerate(STOCK_TICKET_TYPES, start=len(DEFAULT_TICKET_TYPES)):
+        name_zh, name_en = STOCK_TICKET_TYPES[code]
+        reference.put_ticket_type(
+            conn,
+            clock,
+            code,
+            name_zh,
+            name_en,
+            default_department=reference.DEFAULT_TYPE_DEPARTMENTS[code],
+            sort=sort,
+        )
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -238,6 +290,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (7, "teams_and_surveys", _teams_and_surveys),
     (8, "ticket_forms", _ticket_forms),
     (9, "intake_and_collaboration", _intake_and_collaboration),
+    (10, "stock_and_transfers", _stock_and_transfers),
 ]
 
 

@@ -8,8 +8,11 @@ nothing and logs nothing.
 CSV (UTF-8, a BOM is fine), one row per SKU, header names as below; optional columns may be left
 out. ``sku_code`` defaults to ``product_code-colour-size``.
 
-    product_code,name_zh,name_en,category,price,colour,size,sku_code,barcode
-    JN-2041,修身牛仔裤,Slim jeans,jeans,299.00,蓝,M,,6901234567890
+    product_code,name_zh,name_en,category,price,colour,size,sku_code,barcode,min_stock
+    JN-2041,修身牛仔裤,Slim jeans,jeans,299.00,蓝,M,,6901234567890,3
+
+``min_stock`` is the replenishment threshold of each SKU of the product at every store (a store's
+own threshold, set through the API, wins); give it on the product's first row or leave it empty.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import ReferenceItem
 
 REQUIRED_COLUMNS = ("product_code", "name_zh", "colour", "size")
-OPTIONAL_COLUMNS = ("name_en", "category", "price", "sku_code", "barcode")
+OPTIONAL_COLUMNS = ("name_en", "category", "price", "sku_code", "barcode", "min_stock")
+MAX_MIN_STOCK = 100_000
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: A SKU code may carry the colour and size as written (``JN-2041-蓝-M``): anything but spaces.
 SKU_CODE_PATTERN = re.compile(r"\S{1,64}")
@@ -59,6 +63,7 @@ class Product:
     category: str = ""
     price_cents: int | None = None
     skus: list[Sku] = field(default_factory=list)
+    min_stock: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,14 @@ def _price_cents(line: int, text: str) -> int | None:
     if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")) or value > Decimal("100000000"):
         raise _bad(line, "price")
     return int(value * 100)
+
+
+def _min_stock(line: int, text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > MAX_MIN_STOCK:
+        raise _bad(line, "min_stock")
+    return int(text)
 
 
 def _text(line: int, row: dict[str, str], column: str, limit: int, *, required: bool = False) -> str:
@@ -129,6 +142,9 @@ def parse_csv(text: str) -> list[Product]:
                 category=_text(line, row, "category", MAX_ATTR),
                 price_cents=_price_cents(line, _text(line, row, "price", 20)),
             )
+        threshold = _min_stock(line, _text(line, row, "min_stock", 10))
+        if threshold is not None:
+            product.min_stock = threshold
         if any(s.colour == colour and s.size == size for s in product.skus):
             raise _bad(line, "size", "csv_duplicate_sku", value=f"{code} {colour} {size}")
         product.skus.append(Sku(code=sku_code, colour=colour, size=size, barcode=_text(line, row, "barcode", 64)))
@@ -140,6 +156,7 @@ def product_item(product: Product) -> ReferenceItem:
     attrs: dict[str, object] = {
         "category": product.category,
         "price_cents": product.price_cents,
+        "min_stock": product.min_stock,
         "skus": [{"code": s.code, "colour": s.colour, "size": s.size, "barcode": s.barcode} for s in product.skus],
     }
     return ReferenceItem(
@@ -155,7 +172,7 @@ def _load(conn: Connection, codes: Iterable[str] | None = None) -> dict[str, Pro
         query = query.where(products.c.code.in_(wanted))
         sku_query = sku_query.where(skus.c.product_code.in_(wanted))
     found = {
-        row.code: Product(row.code, row.name_zh, row.name_en, row.category, row.price_cents)
+        row.code: Product(row.code, row.name_zh, row.name_en, row.category, row.price_cents, min_stock=row.min_stock)
         for row in conn.execute(query)
     }
     for row in conn.execute(sku_query):
@@ -204,6 +221,7 @@ def _write(conn: Connection, product: Product, before: Product | None, now_ms: i
         "name_en": product.name_en,
         "category": product.category,
         "price_cents": product.price_cents,
+        "min_stock": product.min_stock,
         "updated_at": now_ms,
     }
     if before is None:

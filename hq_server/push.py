@@ -31,12 +31,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
+from sqlalchemy.engine import Connection
 
-from hq_server import dispatch, nodes, reference, ticket_store
+from hq_server import dispatch, nodes, reference, stock_alerts, stock_store, ticket_store
 from hq_server.db import Database
 from hq_server.errors import BadRequest, Forbidden, PayloadTooLarge, SeqGap, SeqReused, UnsupportedProtocol
 from hq_server.nodes import Node
 from hq_server.schema import comments, ticket_history
+from hq_server.stock_rules import StockBatch, apply_move, request_transfer, step_transfer
 from hq_server.ticket_rules import (
     Outcome,
     TicketBatch,
@@ -55,10 +57,13 @@ from sync_protocol.ops import (
     KINDS,
     Op,
     Payload,
+    StockMove,
     TicketComment,
     TicketCreate,
     TicketSet,
     TicketStatus,
+    TransferRequest,
+    TransferStep,
     decode_payload,
 )
 from sync_protocol.texts import field_label
@@ -66,6 +71,8 @@ from sync_protocol.tickets import ticket_number
 from sync_protocol.version import MAX_PUSH_OPS, PROTOCOL_VERSION, SUPPORTED_VERSIONS
 
 log = logging.getLogger("storedesk.hq.push")
+
+_TICKET_PAYLOADS = (TicketCreate, TicketSet, TicketComment, TicketStatus)
 
 
 @dataclass
@@ -117,7 +124,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
     """Apply ``request`` for ``node``; see the module docstring for the rules."""
     check_envelope(node, request)
     prepared = [_prepare(op) for op in request.ops]
-    ticket_ids = {p.payload.ticket_id for p in prepared if p.payload is not None}
+    ticket_ids = {p.payload.ticket_id for p in prepared if isinstance(p.payload, _TICKET_PAYLOADS)}
     now_ms = time.time_ns() // 1_000_000
     with db.write() as conn:
         state = nodes.get(conn, node.id)
@@ -137,9 +144,11 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
             known_comment_ids=ticket_store.existing_ids(conn, comments, _ids(new, TicketComment)),
             known_event_ids=ticket_store.existing_ids(conn, ticket_history, _ids(new, TicketStatus)),
         )
+        stock = _load_stock(conn, node, new)
         results: list[OpResult] = []
         fresh: list[nodes.KeptResult] = []
         touched: dict[str, None] = {}
+        touched_transfers: dict[str, None] = {}
         retyped: list[str] = []
         counter = state.ticket_counter
         numbers = ticket_store.numbers_in_use(conn, _numbers(new))
@@ -155,7 +164,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                     sent = item.payload.number
                     item.payload, counter = _unique_number(item.payload, batch, numbers, node, counter)
                     renumbered = item.payload.number != sent
-                result = _apply(batch, clock, node, item, lang)
+                result = _apply(batch, stock, clock, node, item, lang)
                 results.append(result)
                 if result.code == UPGRADE_REQUIRED:
                     break
@@ -164,10 +173,15 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                 if isinstance(item.payload, TicketSet) and "type" in item.payload.changes:
                     retyped.append(item.payload.ticket_id)  # its SLA policy may differ now
                 stale = renumbered or result.status != "applied" or result.code != ""
-            if stale and item.payload is not None:
+            if stale and isinstance(item.payload, _TICKET_PAYLOADS):
                 touched[item.payload.ticket_id] = None
+            elif stale and isinstance(item.payload, (TransferRequest, TransferStep)):
+                touched_transfers[item.payload.transfer_id] = None
+        alerts = stock_alerts.open_tickets(conn, clock, batch, stock, now_ms)
         dispatch.decide(conn, clock, batch, now_ms, touched=retyped)
         ticket_store.flush(conn, clock, batch)
+        stock_store.flush(conn, clock, stock)
+        stock_alerts.record(conn, alerts)
         dispatch.after_flush(conn, batch, now_ms)
         nodes.store_results(conn, node.id, fresh, now_ms)
         nodes.record_sync(conn, node.id, high_water=high_water, ticket_counter=counter, now_ms=now_ms)
@@ -176,8 +190,29 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         high_water=high_water,
         results=results,
         server_hlc=clock.now().encode(),
-        entities=_snapshots(batch, touched, node.store_id),
+        entities=[
+            *_snapshots(batch, touched, node.store_id),
+            *_transfer_snapshots(stock, touched_transfers, node.store_id),
+        ],
         ticket_counter=counter,
+    )
+
+
+def _load_stock(conn: Connection, node: Node, items: Sequence[_Prepared]) -> StockBatch:
+    """The stock state the batch's stock and transfer ops need (nothing when it has none)."""
+    moves = [i.payload for i in items if isinstance(i.payload, StockMove)]
+    requests = [i.payload for i in items if isinstance(i.payload, TransferRequest)]
+    steps = [i.payload for i in items if isinstance(i.payload, TransferStep)]
+    if not moves and not requests and not steps:
+        return StockBatch(levels={}, skus={}, stores={}, transfers={})
+    return stock_store.load_batch(
+        conn,
+        stores_of=[node.store_id],
+        skus_of=[m.sku for m in moves],
+        sku_everywhere=[r.sku for r in requests],
+        transfer_ids=[*(r.transfer_id for r in requests), *(s.transfer_id for s in steps)],
+        move_ids=[*(m.move_id for m in moves), *(s.move_id for s in steps)],
+        all_stores=bool(requests),
     )
 
 
@@ -214,7 +249,9 @@ def _ids(items: Sequence[_Prepared], kind: type[TicketComment] | type[TicketStat
     return found
 
 
-def _apply(batch: TicketBatch, clock: HybridClock, node: Node, item: _Prepared, lang: str) -> OpResult:
+def _apply(
+    batch: TicketBatch, stock: StockBatch, clock: HybridClock, node: Node, item: _Prepared, lang: str
+) -> OpResult:
     op = item.op
     if item.error is not None or item.payload is None or item.hlc is None:
         outcome = item.error or rejected("malformed_op", detail="")
@@ -236,6 +273,12 @@ def _apply(batch: TicketBatch, clock: HybridClock, node: Node, item: _Prepared, 
             outcome = add_comment(batch, p, store_id=node.store_id, hlc=hlc, origin=node.id)
         case TicketStatus() as p:
             outcome = change_status(batch, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+        case StockMove() as p:
+            outcome = apply_move(stock, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+        case TransferRequest() as p:
+            outcome = request_transfer(stock, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+        case TransferStep() as p:
+            outcome = step_transfer(stock, p, store_id=node.store_id, hlc=hlc)
     return _result(op, outcome, hlc, clamped=clamped, lang=lang)
 
 
@@ -281,4 +324,15 @@ def _snapshots(batch: TicketBatch, touched: dict[str, None], store_id: str) -> l
             encoded = batch.encoded.get(ticket_id)
             data = msgspec.Raw(encoded if encoded is not None else encode_entity(ticket))
             found.append(Change(pos=0, entity="ticket", entity_id=ticket.id, hlc=ticket.hlc, data=data))
+    return found
+
+
+def _transfer_snapshots(stock: StockBatch, touched: dict[str, None], store_id: str) -> list[Change]:
+    """Current state of these transfers the store is a party to."""
+    found = []
+    for transfer_id in touched:
+        t = stock.transfers.get(transfer_id)
+        if t is not None and store_id in (t.from_store_id, t.to_store_id):
+            data = msgspec.Raw(encode_entity(t))
+            found.append(Change(pos=0, entity="transfer", entity_id=t.id, hlc=t.hlc, data=data))
     return found

@@ -42,6 +42,8 @@ DEFAULT_TYPE_DEPARTMENTS: dict[str, str] = {
     "after_sales": "claims",
     "stock": "warehouse",
     "other": "cs",
+    "replenishment": "warehouse",
+    "stock_exception": "operations",
 }
 
 
@@ -132,7 +134,9 @@ def ensure_store(
     now_ms: int,
 ) -> dict[str, Any]:
     """The store ``code`` as a row mapping, created if new; ``name``/``region_id`` update it."""
-    row = conn.execute(sa.select(stores).where(stores.c.code == code)).mappings().first()
+    # The columns of version 1 (enrolment also runs on a database of an older version in tests).
+    columns = [stores.c[name] for name in ("id", "code", "name", "region_id", "address", "lat", "lon", "active")]
+    row = conn.execute(sa.select(*columns).where(stores.c.code == code)).mappings().first()
     if row is None:
         values: dict[str, Any] = {
             "id": new_id(),
@@ -158,7 +162,7 @@ def ensure_store(
             return values
         changed["updated_at"] = now_ms
         conn.execute(stores.update().where(stores.c.id == values["id"]).values(**changed))
-        values.update(changed)
+        values = find_store(conn, code) or {**values, **changed}
     log_item(conn, clock, "store", store_item(conn, values))
     return values
 
@@ -176,6 +180,8 @@ def store_item(conn: Connection, store: dict[str, Any]) -> ReferenceItem:
         "address": store["address"],
         "lat": store["lat"],
         "lon": store["lon"],
+        "contact": store.get("contact", ""),
+        "phone": store.get("phone", ""),
         "active": bool(store["active"]),
     }
     return ReferenceItem(id=store["id"], code=store["code"], name_zh=store["name"], attrs=attrs)

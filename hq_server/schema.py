@@ -82,6 +82,9 @@ stores = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # Version 10: who to call about a transfer.
+    sa.Column("contact", sa.String(80), nullable=False, server_default=""),
+    sa.Column("phone", sa.String(32), nullable=False, server_default=""),
 )
 
 nodes = sa.Table(
@@ -128,6 +131,8 @@ products = sa.Table(
     sa.Column("category", sa.String(CODE), nullable=False, server_default=""),
     sa.Column("price_cents", sa.BigInteger, nullable=True),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # Version 10: the replenishment threshold of every SKU of the product, unless a store sets its own.
+    sa.Column("min_stock", sa.Integer, nullable=True),
     sa.Index("ix_products_category", "category"),
 )
 
@@ -495,4 +500,80 @@ ticket_assignments = sa.Table(
     sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), primary_key=True),
     sa.Column("assignee", sa.String(80), nullable=False),
     sa.Column("assigned_at", sa.BigInteger, nullable=False),
+)
+
+
+# Version 10: stock and transfers.
+
+stock_moves = sa.Table(
+    "stock_moves",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("qty", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(20), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("ref", sa.String(ID), nullable=False, server_default=""),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    sa.Column("origin_node_id", sa.String(ID), nullable=True),
+    sa.Index("ix_stock_moves_store_sku", "store_id", "sku", "at"),
+)
+
+stock_levels = sa.Table(
+    "stock_levels",
+    metadata,
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), primary_key=True),
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("product_code", sa.String(64), nullable=False),
+    sa.Column("on_hand", sa.BigInteger, nullable=False),
+    sa.Column("reserved", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_stock_levels_product", "product_code"),
+    sa.Index("ix_stock_levels_sku", "sku"),
+)
+
+stock_thresholds = sa.Table(
+    "stock_thresholds",
+    metadata,
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), primary_key=True),
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("threshold", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+transfers = sa.Table(
+    "transfers",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("from_store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("to_store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("qty", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("requested_at", sa.BigInteger, nullable=False),
+    # Lead times (reports): when each step was taken.
+    sa.Column("approved_at", sa.BigInteger, nullable=True),
+    sa.Column("shipped_at", sa.BigInteger, nullable=True),
+    sa.Column("received_at", sa.BigInteger, nullable=True),
+    sa.Column("closed_at", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    #: The whole :class:`~sync_protocol.stock.TransferState`, msgpack.
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index("ix_transfers_from", "from_store_id", "status"),
+    sa.Index("ix_transfers_to", "to_store_id", "status"),
+)
+
+#: The exception or replenishment ticket open for a store's SKU (one per kind while it is open).
+stock_alerts = sa.Table(
+    "stock_alerts",
+    metadata,
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), primary_key=True),
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("opened_at", sa.BigInteger, nullable=False),
 )

@@ -165,5 +165,6 @@ def product_json(product: Product) -> dict[str, Any]:
         "name_en": product.name_en,
         "category": product.category,
         "price": None if product.price_cents is None else f"{product.price_cents / 100:.2f}",
+        "min_stock": product.min_stock,
         "skus": [{"code": s.code, "colour": s.colour, "size": s.size, "barcode": s.barcode} for s in product.skus],
     }

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from sync_protocol.messages import ReferenceItem
+from sync_protocol.stock import StockLevel, StockMoveState, TransferState
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
 #: entity name -> Struct of its ``data``.
@@ -20,6 +21,9 @@ ENTITY_TYPES: dict[str, type[msgspec.Struct]] = {
     "department": ReferenceItem,
     "product": ReferenceItem,
     "agent": ReferenceItem,
+    "stock": StockLevel,
+    "stock_move": StockMoveState,
+    "transfer": TransferState,
 }
 
 _encoder = msgspec.msgpack.Encoder()

@@ -7,6 +7,7 @@ HQ and the store node render their answers with it.
 
 from __future__ import annotations
 
+from sync_protocol.stock import ACTION_LABELS, TRANSFER_STATUS_LABELS
 from sync_protocol.texts import DEFAULT_LANG, field_label, text
 from sync_protocol.tickets import STATUS_LABELS
 
@@ -35,4 +36,8 @@ def render(code: str, lang: str = DEFAULT_LANG, *, field: str | None = None, **p
         status = values.get(f"{key}_status")
         if isinstance(status, str):
             values.setdefault(f"{key}_label", status_label(status, lang))
+    for key, labels in (("status", TRANSFER_STATUS_LABELS), ("action", ACTION_LABELS)):
+        value = values.get(key)
+        if isinstance(value, str) and value in labels:
+            values.setdefault(f"{key}_label", labels[value][1 if lang == "en" else 0])
     return text(code, lang, **values)

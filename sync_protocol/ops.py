@@ -84,10 +84,60 @@ class TicketStatus(msgspec.Struct, tag_field="kind", tag="ticket.status", kw_onl
     at: EpochMs
 
 
-Payload = Union[TicketCreate, TicketSet, TicketComment, TicketStatus]
+class StockMove(msgspec.Struct, tag_field="kind", tag="stock.move", kw_only=True):
+    """A movement of a store's stock of one SKU: ``qty`` is the signed change (a sale of two is
+    -2). ``move_id`` is a client-generated UUID; HQ counts each id once."""
+
+    move_id: Id
+    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    qty: Annotated[int, msgspec.Meta(ge=-100_000, le=100_000)]
+    reason: str
+    at: EpochMs
+    note: str = ""
+
+
+class TransferRequest(msgspec.Struct, tag_field="kind", tag="transfer.request", kw_only=True):
+    """A store asks for ``qty`` units of ``sku`` from ``source_store_id`` (empty: HQ picks the
+    nearest store that has them). ``transfer_id`` is a client-generated UUID."""
+
+    transfer_id: Id
+    number: str
+    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    qty: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    source_store_id: str = ""
+    note: str = ""
+    actor: str = ""
+    at: EpochMs
+    counter: Count = 0
+
+
+class TransferStep(msgspec.Struct, tag_field="kind", tag="transfer.step", kw_only=True):
+    """A step of a transfer taken at a store: approve, reject (with a reason), ship, receive or
+    cancel. ``move_id`` names the stock movement of a ship or receive step."""
+
+    transfer_id: Id
+    event_id: Id
+    action: str
+    reason: str = ""
+    actor: str = ""
+    move_id: str = ""
+    at: EpochMs
+
+
+Payload = Union[TicketCreate, TicketSet, TicketComment, TicketStatus, StockMove, TransferRequest, TransferStep]
 
 #: Every op kind this version knows.
-KINDS: frozenset[str] = frozenset({"ticket.create", "ticket.set", "ticket.comment", "ticket.status"})
+KINDS: frozenset[str] = frozenset(
+    {
+        "ticket.create",
+        "ticket.set",
+        "ticket.comment",
+        "ticket.status",
+        "stock.move",
+        "transfer.request",
+        "transfer.step",
+    }
+)
 
 
 def kind_of(payload: Payload) -> str:

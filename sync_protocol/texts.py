@@ -157,6 +157,36 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "必须提供管理员令牌（--admin-token 或环境变量 STOREDESK_ADMIN_TOKEN）",
         "en": "an admin token is required (--admin-token or STOREDESK_ADMIN_TOKEN)",
     },
+    # Stock and transfers.
+    "unknown_sku": {"zh": "未知的商品 SKU {value}", "en": "unknown SKU {value}"},
+    "invalid_qty": {
+        "zh": "{field}必须是 1 到 100000 之间的整数",
+        "en": "{field} must be a whole number from 1 to 100000",
+    },
+    "transfer_to_self": {"zh": "不能向本店调货", "en": "a store cannot request a transfer from itself"},
+    "insufficient_stock": {
+        "zh": "{store}的 {sku} 可调库存仅剩 {left} 件，不够本次调货；其他有货门店：{others}",
+        "en": "{store} has only {left} of {sku} left to transfer, not enough; other stores with stock: {others}",
+    },
+    "no_store_has_stock": {
+        "zh": "没有门店有足够的 {sku} 可调（需要 {qty} 件）",
+        "en": "no store has {qty} of {sku} to transfer",
+    },
+    "invalid_coordinate": {
+        "zh": "{field}必须是 -{limit} 到 {limit} 之间的数字",
+        "en": "{field} must be a number from -{limit} to {limit}",
+    },
+    "unknown_transfer": {"zh": "总部找不到该调货单", "en": "HQ does not know this transfer"},
+    "transfer_not_found": {"zh": "找不到调货单 {value}", "en": "no transfer {value}"},
+    "not_your_step": {
+        "zh": "本店不能对该调货单执行「{action_label}」",
+        "en": "this store cannot '{action_label}' this transfer",
+    },
+    "invalid_transfer_step": {
+        "zh": "调货单当前为「{status_label}」，不能「{action_label}」",
+        "en": "the transfer is '{status_label}'; it cannot be '{action_label}'",
+    },
+    "rejected_by_source": {"zh": "调出门店拒绝：{reason}", "en": "rejected by the source store: {reason}"},
     # Product catalogue import (CSV).
     "csv_missing_column": {"zh": "CSV 缺少列 {column}", "en": "the CSV has no column {column}"},
     "csv_required": {"zh": "第 {line} 行：{field}为必填项", "en": "line {line}: {field} is required"},

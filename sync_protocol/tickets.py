@@ -56,6 +56,7 @@ MAX_LENGTH: dict[str, int] = {
     "note": 10_000,
     "author": 80,
     "actor": 80,
+    "reason": 500,
 }
 MAX_COMMENT_LENGTH = MAX_LENGTH["body"]
 
@@ -94,6 +95,12 @@ DEFAULT_TICKET_TYPES: dict[str, tuple[str, str]] = {
     "after_sales": ("售后", "After-sales"),
     "stock": ("库存调货", "Stock transfer"),
     "other": ("其他", "Other"),
+}
+
+#: Ticket types HQ opens itself when stock needs attention (version 10).
+STOCK_TICKET_TYPES: dict[str, tuple[str, str]] = {
+    "replenishment": ("补货", "Replenishment"),
+    "stock_exception": ("库存异常", "Stock exception"),
 }
 
 #: Status labels for people: code -> (Chinese, English).

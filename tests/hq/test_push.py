@@ -114,14 +114,14 @@ def test_unknown_op_kind_is_upgrade_required_and_the_high_water_mark_stops_befor
     node = hq.enroll()
     create = node.create()
     first = node.op(create)
-    future = node.op(node.comment(create.ticket_id), kind="stock.move")
+    future = node.op(node.comment(create.ticket_id), kind="loyalty.points")
     behind = node.op(node.comment(create.ticket_id, "后面的"))
     answer = node.push([first, future, behind])
     assert [(r.seq, r.status, r.code) for r in answer.results] == [
         (1, "applied", ""),
         (2, "rejected", "upgrade_required"),
     ]
-    assert "stock.move" in answer.results[1].reason
+    assert "loyalty.points" in answer.results[1].reason
     assert answer.high_water == 1
     assert node.hello().high_water == 1
     assert hq.ticket(create.ticket_id)["comments"] == []

@@ -69,7 +69,7 @@ def test_envelope_out_of_bounds_makes_the_body_malformed_and_nothing_applies(hq:
 
 def test_unknown_kind_is_upgrade_required_even_when_its_hlc_is_unreadable_here(hq: Hq) -> None:
     node = hq.enroll()
-    future = node.op(node.create(), kind="stock.move", hlc="v2:some-later-format")
+    future = node.op(node.create(), kind="loyalty.points", hlc="v2:some-later-format")
     answer = node.push([future])
     assert [(r.status, r.code) for r in answer.results] == [("rejected", "upgrade_required")]
     assert answer.high_water == 0

@@ -44,7 +44,7 @@ def test_push_request_round_trips_with_raw_payloads() -> None:
 
 def test_unknown_op_kind_decodes_as_envelope_and_is_upgrade_required() -> None:
     op = make_op(1, TicketSet(ticket_id="t1", changes={}))
-    op.kind = "stock.move"
+    op.kind = "loyalty.points"
     request = push_request_decoder.decode(msgpack_encoder.encode(PushRequest(protocol=1, node_id="n1", ops=[op])))
     with pytest.raises(UnknownOpKind) as info:
         decode_payload(request.ops[0].kind, request.ops[0].payload)
