@@ -18,7 +18,9 @@ the store's next pull brings it (before, every touched ticket was in the answer 
 pull: two thirds of the store's work on an ack).
 
 Result codes: ``applied`` ops have code ``""``, or ``clock_clamped`` when the op's HLC was more
-than the drift bound ahead and HQ re-stamped it (``OpResult.hlc`` is then HQ's time); ``merged``
+than the drift bound ahead and HQ re-stamped it (``OpResult.hlc`` is then HQ's time), or
+``renumbered`` for a transfer request whose number another transfer had (the ack's snapshot
+carries the new one); ``merged``
 ops have ``superseded`` (fields lost to later writes) or ``duplicate`` (already there); ``rejected``
 ops carry the rule's code. Reasons are rendered in the caller's language when first processed.
 """
@@ -212,6 +214,7 @@ def _load_stock(conn: Connection, node: Node, items: Sequence[_Prepared]) -> Sto
         sku_everywhere=[r.sku for r in requests],
         transfer_ids=[*(r.transfer_id for r in requests), *(s.transfer_id for s in steps)],
         move_ids=[*(m.move_id for m in moves), *(s.move_id for s in steps)],
+        transfer_numbers=[r.number for r in requests],
         all_stores=bool(requests),
     )
 

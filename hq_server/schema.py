@@ -563,6 +563,7 @@ transfers = sa.Table(
     sa.Column("hlc", sa.String(HLC), nullable=False),
     #: The whole :class:`~sync_protocol.stock.TransferState`, msgpack.
     sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index("ix_transfers_number", "number", unique=True),
     sa.Index("ix_transfers_from", "from_store_id", "status"),
     sa.Index("ix_transfers_to", "to_store_id", "status"),
 )

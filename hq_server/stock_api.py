@@ -117,7 +117,9 @@ def _put_threshold(conn: Connection, index: int, item: object, now_ms: int) -> N
     sku = str(item.get("sku", ""))
     if conn.execute(sa.select(skus.c.code).where(skus.c.code == sku)).first() is None:
         raise InvalidInput("unknown_sku", field=f"[{index}].sku", value=sku)
-    value = item.get("threshold")
+    if "threshold" not in item:  # only an explicit null removes one (a misspelt key must not)
+        raise InvalidInput("required", field=f"[{index}].threshold")
+    value = item["threshold"]
     t = stock_thresholds.c
     conn.execute(stock_thresholds.delete().where(t.store_id == store["id"], t.sku == sku))
     if value is None:

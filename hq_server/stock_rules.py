@@ -93,6 +93,8 @@ class StockBatch:
     changed_transfers: dict[str, None] = dataclasses.field(default_factory=dict)
     created_transfers: set[str] = dataclasses.field(default_factory=set)
     origins: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Transfer numbers HQ holds among those the batch's requests carry (and those it gave out).
+    numbers_in_use: set[str] = dataclasses.field(default_factory=set)
     #: Levels that have a row at HQ (updated, not inserted, at the flush).
     stored_levels: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
@@ -100,7 +102,8 @@ class StockBatch:
         key = (store_id, sku)
         found = self.levels.get(key)
         if found is None:
-            product = self.skus[sku].product_code
+            info = self.skus.get(sku)  # (a SKU dropped from the catalogue can still arrive by transfer)
+            product = info.product_code if info is not None else ""
             found = self.levels[key] = StockLevel(
                 store_id=store_id, sku=sku, product_code=product, on_hand=0, as_of=now_ms
             )
@@ -156,8 +159,8 @@ def apply_move(batch: StockBatch, p: StockMove, *, store_id: str, hlc: str, orig
         return rejected("invalid_choice", "reason")
     if p.sku not in batch.skus:
         return rejected("unknown_sku", "sku", value=p.sku)
-    if p.qty == 0:
-        return rejected("invalid_qty", "qty")
+    if p.qty == 0 or (p.reason == "sale" and p.qty > 0) or (p.reason in ("receipt", "return") and p.qty < 0):
+        return rejected("invalid_qty", "qty")  # the sign says which way stock moved
     try:
         note = validate_text("note", p.note)
     except InvalidField as exc:
@@ -175,6 +178,14 @@ def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hl
     requester = batch.stores.get(store_id)
     if requester is None:
         return rejected("wrong_store")
+    try:
+        note, actor = validate_text("note", p.note), validate_text("actor", p.actor)
+        number = validate_text("number", p.number, required=True)
+    except InvalidField as exc:
+        return rejected(exc.code, exc.field)
+    if number in batch.numbers_in_use:
+        number = f"{number}-{p.transfer_id[-4:]}"  # a replica re-created from an old copy reused it
+    batch.numbers_in_use.add(number)
     now_ms = wall_of(hlc)
     if p.source_store_id:
         source = batch.stores.get(p.source_store_id) or _by_code(batch, p.source_store_id)
@@ -194,7 +205,7 @@ def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hl
     at = min(p.at, now_ms)
     transfer = TransferState(
         id=p.transfer_id,
-        number=p.number,
+        number=number,
         from_store_id=source.id,
         to_store_id=store_id,
         sku=p.sku,
@@ -203,12 +214,10 @@ def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hl
         requested_at=at,
         updated_at=now_ms,
         hlc=hlc,
-        note=p.note,
+        note=note,
         source=source.party(),
         requester=requester.party(),
-        events=[
-            TransferEvent(id=p.transfer_id, action="request", status="requested", at=at, actor=p.actor, note=p.note)
-        ],
+        events=[TransferEvent(id=p.transfer_id, action="request", status="requested", at=at, actor=actor, note=note)],
         times={"request": at},
     )
     batch.transfers[transfer.id] = transfer
@@ -216,7 +225,9 @@ def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hl
     batch.changed_transfers[transfer.id] = None
     if origin:
         batch.origins[transfer.id] = origin
-    return Outcome("applied", params={"source": source.code})
+    if number != p.number:
+        return Outcome("applied", "renumbered")
+    return Outcome("applied")
 
 
 def _by_code(batch: StockBatch, code: str) -> StoreInfo | None:
@@ -289,7 +300,8 @@ def step_transfer(batch: StockBatch, p: TransferStep, *, store_id: str | None, h
             reason=why,
             at=at,
             hlc=hlc,
-            move_id=p.move_id or new_id(),
+            # A move id HQ has counted already belongs to another movement: never count it twice.
+            move_id=p.move_id if p.move_id and p.move_id not in batch.known_move_ids else new_id(),
             ref=transfer.id,
         )
     if p.action == "approve":

@@ -7,6 +7,7 @@ its stores (one entry for each).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 
 import msgspec
@@ -38,6 +39,7 @@ def load_batch(
     sku_everywhere: Iterable[str] = (),
     transfer_ids: Iterable[str] = (),
     move_ids: Iterable[str] = (),
+    transfer_numbers: Iterable[str] = (),
     all_stores: bool = False,
 ) -> StockBatch:
     """The state a batch needs: levels of ``skus_of`` at ``stores_of`` and of ``sku_everywhere`` at
@@ -66,6 +68,9 @@ def load_batch(
         known_move_ids=existing_moves(conn, move_ids),
     )
     batch.stored_levels = set(levels)
+    for chunk in _chunks(transfer_numbers):
+        query = sa.select(transfers.c.number).where(transfers.c.number.in_(chunk))
+        batch.numbers_in_use.update(str(n) for n in conn.execute(query).scalars())
     return batch
 
 
@@ -221,13 +226,18 @@ def _write_transfers(conn: Connection, batch: StockBatch) -> None:
     batch.created_transfers.clear()
 
 
+def level_id(level: StockLevel) -> str:
+    """A stable id of one store's level of one SKU (the change log's ``entity_id``, at most 64)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"storedesk:stock:{level.store_id}:{level.sku}"))
+
+
 def entries(batch: StockBatch) -> Sequence[changelog.Entry]:
     found: list[changelog.Entry] = []
     for key in batch.changed_levels:
         level = batch.levels[key]
         store = batch.stores.get(level.store_id)
         region = store.region_id if store is not None and store.region_id else None
-        found.append(changelog.Entry("stock", level.sku, level.store_id, region, encode_entity(level)))
+        found.append(changelog.Entry("stock", level_id(level), level.store_id, region, encode_entity(level)))
     for move in batch.moves:
         found.append(changelog.Entry("stock_move", move.id, move.store_id, None, encode_entity(move)))
     for transfer_id in batch.changed_transfers:

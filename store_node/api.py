@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from store_node import ticket_actions, views
-from store_node.errors import InvalidInput, StoreNodeError
+from store_node import stock_actions, stock_views, ticket_actions, views
+from store_node.errors import InvalidInput, NotFound, PermanentSyncError, StoreNodeError, SyncError
 from store_node.node import Node
 from sync_protocol import i18n
+from sync_protocol.stock import TRANSFER_ACTIONS, TRANSFER_STATUS_LABELS
 from sync_protocol.texts import DEFAULT_LANG
+
+log = logging.getLogger("storedesk.store")
 
 
 def lang_of(request: Request) -> str:
@@ -128,6 +132,107 @@ async def products(request: Request) -> Response:
     return JSONResponse({"items": views.products(node_of(request), q, limit, lang_of(request))})
 
 
+def _product_param(request: Request) -> str:
+    code = request.query_params.get("product", "").strip()
+    if not code:
+        raise InvalidInput("product is required", code="required", field="product")
+    return code
+
+
+def _choice_param(request: Request, name: str, choices: tuple[str, ...] | list[str]) -> str:
+    value = request.query_params.get(name, "").strip()
+    if value and value not in choices:
+        raise InvalidInput(f"{name} must be one of {', '.join(choices)}", code="invalid_choice", field=name)
+    return value
+
+
+async def record_moves(request: Request) -> Response:
+    """One movement ``{sku|barcode, qty, reason, note}`` or a POS batch ``{"moves": [...]}``."""
+    node = node_of(request)
+    body = await json_body(request)
+    lang = lang_of(request)
+    if "moves" in body:
+        if set(body) != {"moves"}:
+            name = sorted(set(body) - {"moves"})[0]
+            raise InvalidInput(f"unknown field {name}", code="unknown_field", field=name)
+        ids = stock_actions.record_moves(node, body["moves"])
+    else:
+        ids = [stock_actions.record_move(node, body)]
+    moves = stock_actions.moves_of(node, ids)
+    levels = stock_actions.on_hand(node, (m["sku"] for m in moves))
+    if "moves" in body:
+        return JSONResponse(
+            {"moves": [stock_views.move_json(m, lang) for m in moves], "on_hand": levels}, status_code=201
+        )
+    [move] = moves
+    return JSONResponse({"move": stock_views.move_json(move, lang), "on_hand": levels[move["sku"]]}, status_code=201)
+
+
+async def own_stock(request: Request) -> Response:
+    return JSONResponse(stock_views.own_stock(node_of(request), _product_param(request), lang_of(request)))
+
+
+async def stock_lookup(request: Request) -> Response:
+    """Every store's stock of a product: HQ's live answer, or the last snapshot when HQ cannot
+    answer now (offline, slow, failing)."""
+    node = node_of(request)
+    code = _product_param(request)
+    lang = lang_of(request)
+    sync = getattr(request.app.state, "sync", None)
+    if sync is not None and node.enrolled:
+        try:
+            found = await sync.lookup_stock(code)
+        except PermanentSyncError as exc:
+            if exc.code == "product_not_found":
+                raise NotFound(f"no product {code}", code="product_not_found", value=code) from exc
+            log.info("live stock lookup refused (%s): answering from the snapshot", exc.message)
+        except SyncError as exc:
+            log.info("live stock lookup failed (%s): answering from the snapshot", exc.message)
+        else:
+            return JSONResponse(stock_views.lookup_live(node, found, lang))
+    return JSONResponse(stock_views.lookup_snapshot(node, code, lang))
+
+
+async def list_transfers(request: Request) -> Response:
+    node = node_of(request)
+    result = stock_views.list_transfers(
+        node,
+        role=_choice_param(request, "role", stock_views.ROLES),
+        status=_choice_param(request, "status", list(TRANSFER_STATUS_LABELS)),
+        limit=_int_param(request, "limit", 200, stock_views.MAX_TRANSFERS),
+        lang=lang_of(request),
+    )
+    return JSONResponse(result)
+
+
+async def request_transfer(request: Request) -> Response:
+    node = node_of(request)
+    transfer_id = stock_actions.request_transfer(node, await json_body(request))
+    return JSONResponse(stock_views.get_transfer(node, transfer_id, lang_of(request)), status_code=201)
+
+
+async def get_transfer(request: Request) -> Response:
+    return JSONResponse(stock_views.get_transfer(node_of(request), request.path_params["key"], lang_of(request)))
+
+
+async def step_transfer(request: Request) -> Response:
+    """``approve``, ``reject`` (``reason`` required), ``ship``, ``receive`` or ``cancel``."""
+    node = node_of(request)
+    action = request.path_params["action"]
+    if action not in TRANSFER_ACTIONS:
+        raise InvalidInput(
+            f"action must be one of {', '.join(TRANSFER_ACTIONS)}", code="invalid_choice", field="action"
+        )
+    body = await json_body(request)
+    unknown = sorted(set(body) - {"reason", "actor"})
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]}", code="unknown_field", field=unknown[0])
+    transfer_id = stock_actions.step_transfer(
+        node, request.path_params["key"], action, reason=body.get("reason", ""), actor=body.get("actor", "")
+    )
+    return JSONResponse(stock_views.get_transfer(node, transfer_id, lang_of(request)))
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -143,4 +248,11 @@ routes = [
     Route("/api/v1/sync/status", sync_status),
     Route("/api/v1/ticket-types", ticket_types),
     Route("/api/v1/products", products, methods=["GET"]),
+    Route("/api/v1/stock", own_stock, methods=["GET"]),
+    Route("/api/v1/stock/moves", record_moves, methods=["POST"]),
+    Route("/api/v1/stock/lookup", stock_lookup, methods=["GET"]),
+    Route("/api/v1/transfers", list_transfers, methods=["GET"]),
+    Route("/api/v1/transfers", request_transfer, methods=["POST"]),
+    Route("/api/v1/transfers/{key}", get_transfer, methods=["GET"]),
+    Route("/api/v1/transfers/{key}/{action}", step_transfer, methods=["POST"]),
 ]

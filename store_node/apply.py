@@ -13,11 +13,13 @@ from typing import Any
 
 import msgspec
 
-from store_node import outbox
+from store_node import outbox, stock_actions
 from store_node.node import Node
 from store_node.replica import in_chunks
+from store_node.stock_actions import MoveRow, decode_transfer, encode_transfer
 from sync_protocol.entities import decode_entity
 from sync_protocol.messages import Change, OpResult, ReferenceItem
+from sync_protocol.stock import StockLevel, StockMoveState, TransferEvent, TransferState, transfer_number
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
 TICKET_COLUMNS = (
@@ -82,6 +84,10 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
     comments: list[tuple[Any, ...]] = []
     history: list[tuple[Any, ...]] = []
     references: list[tuple[str, str, str, str, str, str]] = []
+    products: dict[str, ReferenceItem] = {}
+    levels: dict[tuple[str, str], StockLevel] = {}
+    moves: dict[str, StockMoveState] = {}
+    transfers: dict[str, TransferState] = {}
     if changes:
         node.observe(max(change.hlc for change in changes))
     for change in changes:
@@ -99,6 +105,14 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
             references.append(
                 (change.entity, state.id, state.code, state.name_zh, state.name_en, json.dumps(state.attrs))
             )
+            if change.entity == "product":
+                products[state.code] = state
+        elif isinstance(state, StockLevel):
+            levels[(state.store_id, state.sku)] = state
+        elif isinstance(state, StockMoveState):
+            moves[state.id] = state
+        elif isinstance(state, TransferState):
+            transfers[state.id] = state
     if tickets:
         _upsert_tickets(conn, list(tickets.values()), gen)
     if comments:
@@ -107,6 +121,199 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
         conn.executemany(_UPSERT_HISTORY, history)
     if references:
         conn.executemany(_UPSERT_REFERENCE, references)
+    if products:
+        _index_skus(conn, list(products.values()))
+    if levels:
+        conn.executemany(
+            _UPSERT_LEVEL,
+            [(v.store_id, v.sku, v.product_code, v.on_hand, v.reserved, v.as_of, gen) for v in levels.values()],
+        )
+    if moves:
+        _apply_moves(node, conn, list(moves.values()), gen)
+    if transfers:
+        _upsert_transfers(node, conn, list(transfers.values()), gen)
+
+
+# -- stock and transfers ---------------------------------------------------------------------------
+
+_UPSERT_LEVEL = (
+    "INSERT INTO stock_levels (store_id, sku, product_code, on_hand, reserved, as_of, gen)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(store_id, sku) DO UPDATE SET product_code = excluded.product_code,"
+    " on_hand = excluded.on_hand, reserved = excluded.reserved, as_of = excluded.as_of, gen = excluded.gen"
+)
+_TRANSFER_COLUMNS = ("id", "number", "from_store_id", "to_store_id", "sku", "qty", "status", "code", "reason")
+_UPSERT_TRANSFER = (
+    f"INSERT INTO transfers ({', '.join(_TRANSFER_COLUMNS)}, data, updated_at, origin, gen)"
+    f" VALUES ({', '.join('?' for _ in _TRANSFER_COLUMNS)}, ?, ?, 'hq', ?)"
+    " ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _TRANSFER_COLUMNS if c != "id")
+    + ", data = excluded.data, updated_at = excluded.updated_at, gen = excluded.gen"
+)
+
+
+def _index_skus(conn: sqlite3.Connection, items: list[ReferenceItem]) -> None:
+    """The SKUs of each product (from its ``skus`` attribute) in ``catalogue_skus``, which the
+    stock actions look SKUs and barcodes up in: a product's list replaces what it had."""
+    rows: list[tuple[str, str, str, str, str, int]] = []
+    for item in items:
+        conn.execute("DELETE FROM catalogue_skus WHERE product_code = ?", (item.code,))
+        skus = item.attrs.get("skus")
+        for index, sku in enumerate(skus if isinstance(skus, list) else []):
+            if isinstance(sku, dict) and sku.get("code"):
+                rows.append(
+                    (
+                        str(sku["code"]),
+                        item.code,
+                        str(sku.get("colour") or ""),
+                        str(sku.get("size") or ""),
+                        str(sku.get("barcode") or ""),
+                        index,
+                    )
+                )
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalogue_skus (sku, product_code, colour, size, barcode, sort)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _apply_moves(node: Node, conn: sqlite3.Connection, states: list[StockMoveState], gen: int) -> None:
+    """HQ's accepted movements of this store: a new id is counted (a sale made on another PC of the
+    store, a step HQ staff took); one the replica has already counted keeps its quantity."""
+    own = node.replica.get("store_id")
+    states = [s for s in states if s.store_id == own]
+    known: set[str] = set()
+    for chunk, marks in in_chunks([s.id for s in states]):
+        known.update(r[0] for r in conn.execute(f"SELECT id FROM stock_moves WHERE id IN ({marks})", chunk))
+    conn.executemany(
+        "UPDATE stock_moves SET gen = ?, hlc = ? WHERE id = ?", [(gen, s.hlc, s.id) for s in states if s.id in known]
+    )
+    stock_actions.insert_moves(
+        conn,
+        [
+            MoveRow(
+                id=s.id,
+                sku=s.sku,
+                qty=s.qty,
+                reason=s.reason,
+                at=s.at,
+                ref=s.ref,
+                note=s.note,
+                origin="hq",
+                hlc=s.hlc,
+                gen=gen,
+            )
+            for s in states
+            if s.id not in known
+        ],
+    )
+
+
+def _upsert_transfers(node: Node, conn: sqlite3.Connection, states: list[TransferState], gen: int) -> None:
+    """HQ's state of each transfer, except that one with a local step HQ has not answered yet keeps
+    its local status and the local step in its timeline (local view = HQ's state + pending ops)."""
+    _move_aside_transfer_numbers(conn, states)
+    held = _pending_entities(conn, [s.id for s in states])
+    rows: list[tuple[Any, ...]] = []
+    for state in states:
+        if state.id in held:
+            local = conn.execute("SELECT * FROM transfers WHERE id = ?", (state.id,)).fetchone()
+            if local is not None:
+                state = _with_local_steps(state, decode_transfer(local))
+        rows.append(
+            (
+                state.id,
+                state.number,
+                state.from_store_id,
+                state.to_store_id,
+                state.sku,
+                state.qty,
+                state.status,
+                state.code,
+                state.reason,
+                encode_transfer(state),
+                state.updated_at,
+                gen,
+            )
+        )
+    conn.executemany(_UPSERT_TRANSFER, rows)
+    _follow_transfer_counter(node, states)
+
+
+def _with_local_steps(hq: TransferState, mine: TransferState) -> TransferState:
+    """HQ's state with the local status and the local steps HQ has not seen yet."""
+    seen = {event.id for event in hq.events}
+    extra: list[TransferEvent] = [event for event in mine.events if event.id not in seen]
+    return msgspec.structs.replace(
+        hq,
+        status=mine.status,
+        code=mine.code,
+        reason=mine.reason,
+        events=[*hq.events, *extra],
+        times={**hq.times, **{event.action: event.at for event in extra}},
+        updated_at=max(hq.updated_at, mine.updated_at),
+    )
+
+
+def _pending_entities(conn: sqlite3.Connection, entity_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk, marks in in_chunks(entity_ids):
+        found.update(
+            row[0]
+            for row in conn.execute(
+                f"SELECT DISTINCT entity_id FROM outbox WHERE state = 'pending' AND entity_id IN ({marks})", chunk
+            )
+        )
+    return found
+
+
+def _move_aside_transfer_numbers(conn: sqlite3.Connection, states: list[TransferState]) -> None:
+    """HQ's number wins, as for tickets: a local transfer holding the number of another one takes
+    a provisional ``NUMBER#id`` (HQ does not renumber transfers; see :func:`_follow_transfer_counter`)."""
+    incoming = {state.number: state.id for state in states}
+    numbers = list(incoming)
+    for chunk, marks in in_chunks(numbers):
+        rows = conn.execute(f"SELECT id, number FROM transfers WHERE number IN ({marks})", chunk).fetchall()
+        for transfer_id, number in rows:
+            if incoming[number] != transfer_id:
+                conn.execute(
+                    "UPDATE transfers SET number = ? WHERE id = ?", (f"{number}#{transfer_id[-8:]}", transfer_id)
+                )
+
+
+def _follow_transfer_counter(node: Node, states: list[TransferState]) -> None:
+    """Lift the node's transfer counter above the numbers HQ has from this node, so a replica
+    re-created from scratch (or restored from an older copy) does not hand out a number again."""
+    code, node_no = node.replica.get("store_code"), node.replica.get_int("node_no", 1)
+    if not code:
+        return
+    prefix = transfer_number(code, node_no, 0).removesuffix("000000")
+    own = node.replica.get("store_id")
+    highest = 0
+    for state in states:
+        rest = state.number.removeprefix(prefix)
+        if state.to_store_id == own and rest != state.number and rest.isdigit():
+            highest = max(highest, int(rest))
+    if highest > node.replica.get_int("transfer_counter"):
+        node.replica.set(transfer_counter=highest)
+
+
+def _refuse_request(conn: sqlite3.Connection, transfer_id: str, result: OpResult) -> int:
+    """HQ refused a transfer request (nothing could cover it, say): the local copy shows it
+    rejected with HQ's code and reason, so the clerk sees why."""
+    row = conn.execute("SELECT * FROM transfers WHERE id = ?", (transfer_id,)).fetchone()
+    if row is None:
+        return 0
+    state = decode_transfer(row)
+    event = TransferEvent(id=result.op_id, action="reject", status="rejected", at=state.updated_at, note=result.reason)
+    state = msgspec.structs.replace(
+        state, status="rejected", code=result.code, reason=result.reason, events=[*state.events, event]
+    )
+    conn.execute(
+        "UPDATE transfers SET status = 'rejected', code = ?, reason = ?, data = ? WHERE id = ?",
+        (result.code, result.reason, encode_transfer(state), transfer_id),
+    )
+    return 1
 
 
 def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: int) -> None:
@@ -145,24 +352,35 @@ _RECORD_TABLES = {"ticket.comment": "comments", "ticket.status": "history"}
 
 
 def drop_refused_records(conn: sqlite3.Connection, results: list[OpResult]) -> int:
-    """Remove the local comment or status-history row of each op HQ did not keep.
+    """Remove the local rows of each op HQ did not keep.
 
     HQ keeps no row for an op it rejected for good, nor for a status change a later one overtook;
     the store's replica must not go on showing it. (The ack's snapshot restores the fields.)
-    Returns how many rows went.
+    A refused movement, or the movement of a refused ship or receive step, leaves the store's
+    stock (``stock_on_hand`` with it); a refused transfer request stays, shown rejected with
+    HQ's code and reason. Returns how many rows went or changed.
     """
-    seqs = [
-        r.seq
+    refused = {
+        r.seq: r
         for r in results
         if (r.status == "rejected" and not r.awaits_upgrade) or (r.status == "merged" and r.code == "superseded")
-    ]
+    }
     dropped = 0
-    for chunk, marks in in_chunks(seqs):
-        ops = conn.execute(f"SELECT kind, record_id FROM outbox WHERE seq IN ({marks})", chunk).fetchall()
-        for kind, record_id in ops:
+    for chunk, marks in in_chunks(list(refused)):
+        ops = conn.execute(
+            f"SELECT seq, kind, entity_id, record_id FROM outbox WHERE seq IN ({marks})", chunk
+        ).fetchall()
+        for seq, kind, entity_id, record_id in ops:
+            result = refused[seq]
             table = _RECORD_TABLES.get(kind)
             if table is not None:
                 dropped += conn.execute(f"DELETE FROM {table} WHERE id = ?", (record_id,)).rowcount
+            elif result.status != "rejected":
+                continue
+            elif kind in ("stock.move", "transfer.step"):
+                dropped += stock_actions.delete_moves(conn, [record_id])
+            elif kind == "transfer.request":
+                dropped += _refuse_request(conn, entity_id, result)
     return dropped
 
 
@@ -185,13 +403,16 @@ def finish_reset(node: Node, conn: sqlite3.Connection) -> int:
     gen = node.replica.get_int("gen")
     keep = outbox.pending_records(conn)
     removed = 0
-    for table in ("comments", "history", "tickets"):
+    for table in ("comments", "history", "tickets", "transfers"):
         rows = conn.execute(f"SELECT id FROM {table} WHERE gen < ?", (gen,)).fetchall()
         doomed = [(r[0],) for r in rows if r[0] not in keep]
-        if table == "tickets":
+        if table in ("tickets", "transfers"):
             doomed = [d for d in doomed if not _has_pending(conn, d[0])]
         conn.executemany(f"DELETE FROM {table} WHERE id = ?", doomed)
         removed += len(doomed)
+    stale_moves = [r[0] for r in conn.execute("SELECT id FROM stock_moves WHERE gen < ?", (gen,)) if r[0] not in keep]
+    removed += stock_actions.delete_moves(conn, stale_moves)
+    removed += conn.execute("DELETE FROM stock_levels WHERE gen < ?", (gen,)).rowcount
     node.replica.set(resetting=0)
     return removed
 

@@ -110,6 +110,74 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE tickets ADD COLUMN sla_paused INTEGER NOT NULL DEFAULT 0
         """,
     ),
+    (
+        4,
+        "stock_and_transfers",
+        """
+        CREATE TABLE stock_moves (
+            id TEXT PRIMARY KEY,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            ref TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT 'store',
+            hlc TEXT NOT NULL DEFAULT '',
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX stock_moves_sku ON stock_moves(sku, at);
+        CREATE INDEX stock_moves_ref ON stock_moves(ref);
+        CREATE TABLE stock_on_hand (
+            sku TEXT PRIMARY KEY,
+            qty INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE stock_levels (
+            store_id TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            product_code TEXT NOT NULL,
+            on_hand INTEGER NOT NULL DEFAULT 0,
+            reserved INTEGER NOT NULL DEFAULT 0,
+            as_of INTEGER NOT NULL DEFAULT 0,
+            gen INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (store_id, sku)
+        );
+        CREATE INDEX stock_levels_product ON stock_levels(product_code);
+        CREATE TABLE transfers (
+            id TEXT PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            from_store_id TEXT NOT NULL DEFAULT '',
+            to_store_id TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            code TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            data TEXT NOT NULL DEFAULT '{}',
+            updated_at INTEGER NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'store',
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX transfers_from ON transfers(from_store_id, status);
+        CREATE INDEX transfers_to ON transfers(to_store_id, status);
+        CREATE TABLE catalogue_skus (
+            sku TEXT PRIMARY KEY,
+            product_code TEXT NOT NULL,
+            colour TEXT NOT NULL DEFAULT '',
+            size TEXT NOT NULL DEFAULT '',
+            barcode TEXT NOT NULL DEFAULT '',
+            sort INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX catalogue_skus_product ON catalogue_skus(product_code, sort);
+        CREATE INDEX catalogue_skus_barcode ON catalogue_skus(barcode);
+        INSERT OR REPLACE INTO catalogue_skus (sku, product_code, colour, size, barcode, sort)
+            SELECT json_extract(s.value, '$.code'), p.code,
+                   coalesce(json_extract(s.value, '$.colour'), ''), coalesce(json_extract(s.value, '$.size'), ''),
+                   coalesce(json_extract(s.value, '$.barcode'), ''), s.key
+            FROM reference AS p, json_each(p.attrs, '$.skus') AS s
+            WHERE p.entity = 'product' AND json_extract(s.value, '$.code') IS NOT NULL
+        """,
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import msgspec
 
 from store_node import apply, outbox
 from store_node.errors import IdentityMismatch, PermanentSyncError, SyncError, TransientSyncError
@@ -33,6 +34,7 @@ from sync_protocol.messages import (
     push_response_decoder,
     wait_response_decoder,
 )
+from sync_protocol.stock import StockLookup
 from sync_protocol.texts import DEFAULT_LANG, text
 from sync_protocol.version import MAX_PUSH_BYTES, MAX_PUSH_OPS, MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
 
@@ -51,6 +53,10 @@ BACKOFF_MAX_S = 30.0
 UPGRADE_RETRY_S = 300.0
 RETENTION_MS = 7 * 24 * 3600 * 1000
 PRUNE_EVERY_S = 3600.0
+#: A clerk waits for the live stock lookup this long before the snapshot answers instead.
+LOOKUP_TIMEOUT_S = 3.0
+
+_stock_lookup_decoder = msgspec.msgpack.Decoder(StockLookup)
 
 
 class SyncClient:
@@ -146,6 +152,23 @@ class SyncClient:
     async def hello(self) -> Hello:
         response = await self._request("GET", "/sync/v1/hello")
         return hello_decoder.decode(response.content)
+
+    async def lookup_stock(self, product_code: str) -> StockLookup:
+        """HQ's live answer: every store's stock of a product, nearest first.
+
+        Raises :class:`TransientSyncError` when HQ cannot be reached in :data:`LOOKUP_TIMEOUT_S`,
+        answers 5xx or something unreadable, and :class:`PermanentSyncError` when HQ refuses
+        (code ``product_not_found`` for a product HQ does not know).
+        """
+        response = await self._request(
+            "GET", "/sync/v1/stock", params={"product": product_code}, timeout=LOOKUP_TIMEOUT_S
+        )
+        if response.status_code != 200:
+            raise TransientSyncError(f"HQ answered {response.status_code} to a stock lookup", code="http_error")
+        try:
+            return _stock_lookup_decoder.decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise TransientSyncError(f"HQ's stock lookup could not be read: {exc}", code="malformed_answer") from exc
 
     async def push_all(self) -> int:
         """Push pending ops in seq order until none are left. Returns how many were answered.

@@ -75,7 +75,9 @@ class Change(msgspec.Struct, kw_only=True):
     """One entry of HQ's change log: the state of one entity after a change.
 
     ``entity`` names the Struct in ``data``: ``ticket`` (TicketState), ``comment`` (CommentState),
-    ``history`` (HistoryEntry), ``ticket_type``, ``store``, ``department`` (ReferenceItem).
+    ``history`` (HistoryEntry), ``ticket_type``, ``store``, ``region``, ``department``, ``product``,
+    ``agent`` (ReferenceItem), ``stock`` (StockLevel), ``stock_move`` (StockMoveState), ``transfer``
+    (TransferState); :data:`sync_protocol.entities.ENTITY_TYPES` is the list.
     """
 
     pos: int

@@ -101,7 +101,7 @@ class TransferRequest(msgspec.Struct, tag_field="kind", tag="transfer.request", 
     nearest store that has them). ``transfer_id`` is a client-generated UUID."""
 
     transfer_id: Id
-    number: str
+    number: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     sku: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     qty: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
     source_store_id: str = ""
@@ -120,7 +120,7 @@ class TransferStep(msgspec.Struct, tag_field="kind", tag="transfer.step", kw_onl
     action: str
     reason: str = ""
     actor: str = ""
-    move_id: str = ""
+    move_id: Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)] = ""
     at: EpochMs
 
 

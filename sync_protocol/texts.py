@@ -253,6 +253,23 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "price": ("价格", "price"),
     "sku_code": ("SKU 编码", "SKU code"),
     "barcode": ("条码", "barcode"),
+    "min_stock": ("补货阈值", "replenishment threshold"),
+    "threshold": ("补货阈值", "replenishment threshold"),
+    "qty": ("数量", "quantity"),
+    "sku": ("商品 SKU", "SKU"),
+    "reason": ("原因", "reason"),
+    "source_store": ("调出门店", "source store"),
+    "source_store_id": ("调出门店", "source store"),
+    "action": ("操作", "action"),
+    "product": ("商品", "product"),
+    "moves": ("库存变动", "stock movements"),
+    "role": ("类别", "role"),
+    "near": ("参照门店", "reference store"),
+    "lat": ("纬度", "latitude"),
+    "lon": ("经度", "longitude"),
+    "address": ("地址", "address"),
+    "contact": ("联系人", "contact"),
+    "phone": ("电话", "phone"),
 }
 
 

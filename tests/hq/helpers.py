@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 import msgspec
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -16,6 +17,8 @@ from hq_server.app import context
 from hq_server.context import HqContext
 from hq_server.db import Database
 from hq_server.enrollment import Enrollment, enroll_store
+from hq_server.products import import_products, parse_csv
+from hq_server.schema import stock_levels
 from sync_protocol.entities import decode_entity
 from sync_protocol.hlc import HybridClock, system_wall_ms
 from sync_protocol.messages import (
@@ -32,14 +35,18 @@ from sync_protocol.messages import (
 from sync_protocol.ops import (
     Op,
     Payload,
+    StockMove,
     TicketComment,
     TicketCreate,
     TicketSet,
     TicketStatus,
+    TransferRequest,
+    TransferStep,
     encode_payload,
     kind_of,
     new_id,
 )
+from sync_protocol.stock import transfer_number
 
 T = TypeVar("T")
 
@@ -147,6 +154,86 @@ class WireNode:
             if not page.has_more:
                 return changes, cursor
 
+    # Stock and transfers: payload builders and ops whose entity id follows their kind.
+
+    #: This node's transfer counter (the numbers of its transfer requests).
+    transfer_counter = 0
+
+    def stock_op(self, payload: Payload, *, seq: int | None = None, hlc: str | None = None) -> Op:
+        """An op of any payload, stock and transfer ones included (``entity_id``: see
+        :func:`entity_id_of`)."""
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        return Op(
+            op_id=new_id(),
+            node_id=self.node_id,
+            store_id=self.store_id,
+            seq=seq,
+            hlc=hlc or self.clock.now().encode(),
+            kind=kind_of(payload),
+            entity_id=entity_id_of(payload),
+            payload=msgspec.Raw(encode_payload(payload)),
+        )
+
+    def send(self, *payloads: Payload) -> PushResponse:
+        """Push ``payloads`` as one batch of new ops."""
+        return self.push([self.stock_op(p) for p in payloads])
+
+    @staticmethod
+    def move(
+        sku: str,
+        qty: int,
+        reason: str = "receipt",
+        *,
+        move_id: str | None = None,
+        at: int | None = None,
+        note: str = "",
+    ) -> StockMove:
+        """A ``stock.move``: ``qty`` is the signed change (a sale of one is -1)."""
+        return StockMove(move_id=move_id or new_id(), sku=sku, qty=qty, reason=reason, at=at or now_ms(), note=note)
+
+    def request_transfer(
+        self, sku: str, qty: int, source_store_id: str = "", *, at: int | None = None, note: str = "", actor: str = ""
+    ) -> TransferRequest:
+        """A ``transfer.request`` of this store (``source_store_id`` empty: HQ picks the source)."""
+        self.transfer_counter += 1
+        return TransferRequest(
+            transfer_id=new_id(),
+            number=transfer_number(self.enrollment.store_code, self.enrollment.node_no, self.transfer_counter),
+            sku=sku,
+            qty=qty,
+            source_store_id=source_store_id,
+            note=note,
+            actor=actor,
+            at=at or now_ms(),
+            counter=self.transfer_counter,
+        )
+
+    @staticmethod
+    def step(
+        transfer_id: str,
+        action: str,
+        *,
+        reason: str = "",
+        actor: str = "",
+        at: int | None = None,
+        move_id: str | None = None,
+        event_id: str | None = None,
+    ) -> TransferStep:
+        """A ``transfer.step``; a ship or receive step carries a new movement id unless given one."""
+        if move_id is None:
+            move_id = new_id() if action in ("ship", "receive") else ""
+        return TransferStep(
+            transfer_id=transfer_id,
+            event_id=event_id or new_id(),
+            action=action,
+            reason=reason,
+            actor=actor,
+            move_id=move_id,
+            at=at or now_ms(),
+        )
+
 
 def tickets_in(changes: list[Change]) -> dict[str, Any]:
     """The latest ticket snapshot per id among pulled changes."""
@@ -206,3 +293,48 @@ def race_as_hq_processes(db_url: str, work: Callable[[Database], T], count: int 
         for db in dbs:
             db.close()
     return results
+
+
+def entity_id_of(payload: Payload) -> str:
+    """The ``entity_id`` an op of ``payload`` carries (as the store node sets it: the SKU of a
+    ``stock.move``, the transfer id of a transfer op, the ticket id of a ticket op)."""
+    if isinstance(payload, StockMove):
+        return payload.sku
+    if isinstance(payload, (TransferRequest, TransferStep)):
+        return payload.transfer_id
+    return payload.ticket_id
+
+
+def entities_in(changes: list[Change], entity: str) -> dict[str, Any]:
+    """The latest snapshot per id of ``entity`` among pulled changes."""
+    found: dict[str, Any] = {}
+    for change in changes:
+        if change.entity == entity:
+            found[change.entity_id] = decode_entity(entity, change.data)
+    return found
+
+
+def import_catalogue(hq: Hq, csv_text: str) -> None:
+    """Import products (CSV: product_code,name_zh,colour,size[,...]) into HQ."""
+    import_products(hq.ctx.db, hq.ctx.clock, parse_csv(csv_text))
+
+
+def stock_level(hq: Hq, store_id: str, sku: str) -> tuple[int, int]:
+    """(on hand, reserved) of ``sku`` at ``store_id`` as HQ holds it; (0, 0) when it has no row."""
+    c = stock_levels.c
+    with hq.ctx.db.read() as conn:
+        row = conn.execute(sa.select(c.on_hand, c.reserved).where(c.store_id == store_id, c.sku == sku)).first()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def put_store(hq: Hq, code: str, **fields: Any) -> dict[str, Any]:
+    """Set a store's address, coordinates and contact (``PUT /api/v1/stores/{code}``)."""
+    response = hq.api("PUT", f"/api/v1/stores/{code}", json=fields)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def put_thresholds(hq: Hq, items: list[dict[str, Any]]) -> httpx.Response:
+    """``PUT /api/v1/stock/thresholds``."""
+    return hq.api("PUT", "/api/v1/stock/thresholds", json=items)

@@ -147,3 +147,61 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> Non
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+# -- stock and transfers ---------------------------------------------------------------------------
+
+#: Two products; ``JN-2041`` in three sizes/colours, each SKU with a barcode.
+STOCK_CSV = """product_code,name_zh,name_en,category,price,colour,size,sku_code,barcode
+JN-2041,修身牛仔裤,Slim jeans,jeans,299.00,蓝,M,JN-2041-BL-M,6901234567890
+JN-2041,修身牛仔裤,Slim jeans,jeans,299.00,蓝,L,JN-2041-BL-L,6901234567891
+JN-2041,修身牛仔裤,Slim jeans,jeans,299.00,黑,M,JN-2041-BK-M,6901234567892
+TS-1001,纯棉T恤,Cotton tee,tops,59.00,白,M,TS-1001-WH-M,6901234560001
+"""
+SKU_M, SKU_L, SKU_BLACK = "JN-2041-BL-M", "JN-2041-BL-L", "JN-2041-BK-M"
+#: Shanghai People's Square, Jing'an (about 3 km away) and Pudong airport (about 40 km away).
+PLACES = {"SH001": (31.2304, 121.4737), "SH002": (31.2286, 121.4450), "SH003": (31.1443, 121.8083)}
+
+
+def import_catalogue(hq: Hq, text: str = STOCK_CSV) -> None:
+    from hq_server.products import import_products, parse_csv
+
+    import_products(hq.ctx.db, hq.ctx.clock, parse_csv(text))
+
+
+def place_store(hq: Hq, code: str) -> None:
+    """Give a store its coordinates at HQ (from :data:`PLACES`)."""
+    lat, lon = PLACES[code]
+    response = hq.api("PUT", f"/api/v1/stores/{code}", json={"lat": lat, "lon": lon})
+    assert response.status_code == 200, response.text
+
+
+def sync_recorded(store: Store) -> None:
+    """One sync round, recorded as a success the way the sync loop records it."""
+
+    async def go(client: SyncClient) -> None:
+        await client.sync_once()
+        client._record_success()
+
+    store.call(go)
+
+
+def hq_levels(hq: Hq, product: str = "JN-2041") -> dict[tuple[str, str], tuple[int, int]]:
+    """HQ's (on hand, reserved) per (store code, SKU), asked over the staff API."""
+    response = hq.api("GET", "/api/v1/stock", params={"product": product})
+    assert response.status_code == 200, response.text
+    return {
+        (store["code"], sku["sku"]): (sku["on_hand"], sku["reserved"])
+        for store in response.json()["stores"]
+        for sku in store["skus"]
+    }
+
+
+def on_hand_matches_moves(node: Node) -> bool:
+    """``stock_on_hand`` equals the sum of the movements, SKU by SKU (zero rows aside)."""
+    kept = {r[0]: r[1] for r in node.replica.query("SELECT sku, qty FROM stock_on_hand WHERE qty != 0")}
+    summed = {
+        r[0]: r[1]
+        for r in node.replica.query("SELECT sku, sum(qty) FROM stock_moves GROUP BY sku HAVING sum(qty) != 0")
+    }
+    return kept == summed
