@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -27,6 +28,33 @@ STORES: list[dict[str, str]] = [
     {"code": "HZ001", "name": "杭州湖滨银泰店", "region": "east"},
     {"code": "BJ001", "name": "北京三里屯店", "region": "north"},
 ]
+#: Where the demo stores are and whom to call (transfer orders carry both sides).
+STORE_PROFILES: dict[str, dict[str, Any]] = {
+    "SH001": {
+        "address": "上海市黄浦区南京东路 300 号",
+        "lat": 31.2363,
+        "lon": 121.4803,
+        "contact": "店长 张婷",
+        "phone": "021-63510001",
+    },
+    "HZ001": {
+        "address": "杭州市上城区延安路 258 号湖滨银泰 B1",
+        "lat": 30.2591,
+        "lon": 120.1636,
+        "contact": "店长 陈静",
+        "phone": "0571-87010002",
+    },
+    "BJ001": {
+        "address": "北京市朝阳区三里屯路 19 号",
+        "lat": 39.9334,
+        "lon": 116.4551,
+        "contact": "店长 刘伟",
+        "phone": "010-64170003",
+    },
+}
+#: Products every demo store stocks (all colours and sizes), and the replenishment threshold.
+STOCKED_PRODUCTS = ("JN-2041", "TS-2041", "DR-2042", "KN-2041", "CT-2041")
+MIN_STOCK = 2
 
 #: (type, title, description) of tickets clerks file.
 TICKETS: list[tuple[str, str, str]] = [
@@ -177,14 +205,14 @@ def _enroll(data: Path, db: str) -> dict[str, Any]:
 
 def _catalogue_csv() -> str:
     """The demo chain's catalogue: 42 products, a few hundred SKUs by colour and size."""
-    rows = ["product_code,name_zh,name_en,category,price,colour,size"]
+    rows = ["product_code,name_zh,name_en,category,price,colour,size,sku_code,barcode,min_stock"]
     for prefix, category, name_zh, name_en, price, colours, sizes in PRODUCT_LINES:
         for style in range(1, STYLES_PER_LINE + 1):
             code = f"{prefix}-{2040 + style}"
             for colour in colours:
                 for size in sizes:
                     names = f"{name_zh} {style}号款,{name_en} #{style}"
-                    rows.append(f"{code},{names},{category},{price + 10 * style},{colour},{size}")
+                    rows.append(f"{code},{names},{category},{price + 10 * style},{colour},{size},,,{MIN_STOCK}")
     return "\n".join(rows) + "\n"
 
 
@@ -248,8 +276,78 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) ->
             hq.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}).raise_for_status()
     _share_one(hq, made)
     _answer_one_survey(hq, db)
+    _stock_and_transfers(hq, store_urls)
     hq.close()
     _escalate_one(db, made[0]["id"])
+
+
+def _stock_and_transfers(hq: httpx.Client, store_urls: dict[str, str]) -> None:
+    """Addresses and contacts of the stores, their stock (receipts and some sales through each
+    store's local API, as a POS would send them; a best-seller sold down to below its threshold,
+    which opens a replenishment ticket), and transfers between them: one received, one shipped and
+    on its way, one waiting for the source's approval."""
+    for code, profile in STORE_PROFILES.items():
+        hq.put(f"/api/v1/stores/{code}", json=profile).raise_for_status()
+    rng = random.Random(2041)
+    for url in store_urls.values():
+        moves: list[dict[str, Any]] = []
+        for product in STOCKED_PRODUCTS:
+            for sku in hq.get(f"/api/v1/products/{product}").json()["skus"]:
+                count = rng.choice((0, 4, 5, 6, 8))
+                if count:
+                    moves.append({"sku": sku["code"], "qty": count, "reason": "receipt", "note": "开业备货"})
+                    sold = rng.randint(0, 2)
+                    if sold:
+                        moves.append({"sku": sku["code"], "qty": sold, "reason": "sale"})
+        if url == store_urls["BJ001"]:  # sold down to one left, below the threshold
+            best_seller = "TS-2041-黑-L"
+            left = sum(m["qty"] * (1 if m["reason"] == "receipt" else -1) for m in moves if m["sku"] == best_seller)
+            moves.append({"sku": best_seller, "qty": 6, "reason": "receipt", "note": "补充备货"})
+            moves.append({"sku": best_seller, "qty": left + 5, "reason": "sale", "note": "周末促销"})
+        with httpx.Client(base_url=url, timeout=10) as store:
+            store.post("/api/v1/stock/moves", json={"moves": moves}).raise_for_status()
+    _wait(lambda: hq.get("/api/v1/stock", params={"product": STOCKED_PRODUCTS[2]}).json()["stores"])
+    sh, hz = store_urls["SH001"], store_urls["HZ001"]
+    with httpx.Client(base_url=sh, timeout=10) as shop, httpx.Client(base_url=hz, timeout=10) as source:
+        for sku, stop_after in (("DR-2042-白-S", "receive"), ("JN-2041-深蓝-28", "ship"), ("TS-2041-白-M", "request")):
+            receipt = {"sku": sku, "qty": 3, "reason": "receipt", "note": "调货演示备货"}
+            source.post("/api/v1/stock/moves", json=receipt).raise_for_status()
+            _wait(lambda sku=sku: _hq_available(hq, sku, "HZ001") >= 3)
+            body = {
+                "sku": sku,
+                "qty": 1,
+                "source_store": "HZ001",
+                "note": "顾客预订，明天到店试穿",
+                "actor": "店员 小王",
+            }
+            transfer = shop.post("/api/v1/transfers", json=body).json()
+            if stop_after == "request":
+                continue
+            _wait(lambda t=transfer: source.get(f"/api/v1/transfers/{t['id']}").status_code == 200)
+            source.post(f"/api/v1/transfers/{transfer['id']}/approve", json={"actor": "店长 陈静"}).raise_for_status()
+            source.post(f"/api/v1/transfers/{transfer['id']}/ship", json={"actor": "店员 小李"}).raise_for_status()
+            if stop_after == "receive":
+                _wait(lambda t=transfer: shop.get(f"/api/v1/transfers/{t['id']}").json()["status"] == "shipped")
+                shop.post(f"/api/v1/transfers/{transfer['id']}/receive", json={"actor": "店员 小王"}).raise_for_status()
+
+
+def _hq_available(hq: httpx.Client, sku: str, store_code: str) -> int:
+    product = "-".join(sku.split("-")[:2])  # the demo's SKU codes are PRODUCT-colour-size
+    lookup = hq.get("/api/v1/stock", params={"product": product}).json()
+    for store in lookup["stores"]:
+        if store["code"] == store_code:
+            return sum(s["on_hand"] - s["reserved"] for s in store["skus"] if s["sku"] == sku)
+    return 0
+
+
+def _wait(ready: Any, timeout: float = 20.0) -> None:
+    """Poll ``ready()`` until it is true (the stores sync within a second or two)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.3)
+    raise SystemExit("demo: the stores did not sync in time; see the logs")
 
 
 def _share_one(hq: httpx.Client, made: list[dict[str, Any]]) -> None:

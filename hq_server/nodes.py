@@ -32,6 +32,8 @@ class Node:
     region_id: str
     high_water: int
     ticket_counter: int
+    #: When the node last reached HQ (ms): a push, or a pull or wait (recorded at most once a minute).
+    last_seen_at: int | None = None
 
 
 TOKEN_PREFIX = "sdn_"
@@ -59,11 +61,12 @@ _NODE_COLUMNS = (
     stores.c.region_id,
     nodes.c.high_water,
     nodes.c.ticket_counter,
+    nodes.c.last_seen_at,
 )
 
 
 def _node(row: Any) -> Node:
-    node_id, node_no, store_id, code, name, region_id, high_water, counter = row
+    node_id, node_no, store_id, code, name, region_id, high_water, counter, seen = row
     return Node(
         str(node_id),
         int(node_no),
@@ -73,6 +76,7 @@ def _node(row: Any) -> Node:
         str(region_id or ""),
         int(high_water),
         int(counter),
+        None if seen is None else int(seen),
     )
 
 

@@ -7,6 +7,7 @@ body: size (413), decoding (400), then the push rules (403, 409).
 from __future__ import annotations
 
 import asyncio
+import time
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +26,9 @@ from sync_protocol.version import MAX_PUSH_BYTES, MAX_WAIT_S, PROTOCOL_HEADER, S
 #: instead of a reset connection; larger ones are refused without reading.
 DRAIN_LIMIT = 4 * MAX_PUSH_BYTES
 DEFAULT_WAIT_S = 25.0
+#: A pull or wait records the node's contact when the last one recorded is older than this (ms):
+#: "how old is this store's stock figure" without a write per request.
+CONTACT_EVERY_MS = 60_000
 
 
 async def authenticate(request: Request) -> tuple[HqContext, nodes.Node]:
@@ -82,6 +86,7 @@ async def pull_changes(request: Request) -> Response:
     cursor = request.query_params.get("cursor", "0")
     limit = pull.parse_limit(request.query_params.get("limit"))
     answer = await run_in_threadpool(pull.pull, hq.db, hq.clock, node, cursor, limit)
+    await note_contact(hq, node)
     return msgpack_response(answer)
 
 
@@ -90,6 +95,7 @@ async def wait_changes(request: Request) -> Response:
     hq, node = await authenticate(request)
     cursor = pull.parse_cursor(request.query_params.get("cursor", "0"))
     timeout = _parse_timeout(request.query_params.get("timeout"))
+    await note_contact(hq, node)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -100,6 +106,19 @@ async def wait_changes(request: Request) -> Response:
         if remaining <= 0 or hq.notifier.closed:
             return msgpack_response(WaitResponse(changed=False, server_hlc=hq.clock.now().encode()))
         await hq.notifier.wait(snapshot, remaining)
+
+
+async def note_contact(hq: HqContext, node: nodes.Node) -> None:
+    """Record that the node reached HQ, unless that was recorded less than a minute ago."""
+    now_ms = time.time_ns() // 1_000_000
+    if node.last_seen_at is not None and now_ms - node.last_seen_at < CONTACT_EVERY_MS:
+        return
+
+    def run() -> None:
+        with hq.db.write() as conn:
+            nodes.touch(conn, node.id, now_ms)
+
+    await run_in_threadpool(run)
 
 
 def _parse_timeout(raw: str | None) -> float:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import msgspec
+import sqlalchemy as sa
 
 from hq_server.schema import stock_thresholds
 from sync_protocol.messages import PushResponse
@@ -277,3 +278,25 @@ def test_thresholds_api_refuses_an_item_without_a_threshold(hq: Hq) -> None:
     assert typo.status_code == 422, typo.text
     with hq.ctx.db.read() as conn:
         assert [(r.sku, r.threshold) for r in conn.execute(stock_thresholds.select())] == [(M, 5)]
+
+
+def test_a_store_that_only_pulls_still_counts_as_fresh_in_the_lookup(hq: Hq) -> None:
+    """A store's figure is as old as its last contact: a pull or wait records it (at most once a
+    minute), not only a push."""
+    import_catalogue(hq, CSV)
+    idle = hq.enroll("SH002")
+    idle.hello()
+    assert statuses(idle.send(idle.move(M, 2, reason="receipt"))) == [("applied", "")]
+
+    def as_of() -> int:
+        body = hq.api("GET", "/api/v1/stock", params={"product": "JN-2041"}).json()
+        return int({s["code"]: s for s in body["stores"]}["SH002"]["as_of"])
+
+    first = as_of()
+    with hq.ctx.db.write() as conn:  # its last contact was two minutes ago
+        conn.execute(sa.text("UPDATE nodes SET last_seen_at = :at"), {"at": first - 120_000})
+    with hq.ctx.db.write() as conn:  # and so was its last movement
+        conn.execute(sa.text("UPDATE stock_levels SET updated_at = :at"), {"at": first - 120_000})
+    assert as_of() == first - 120_000
+    idle.pull()
+    assert as_of() >= first
