@@ -530,7 +530,8 @@ stock_levels = sa.Table(
     sa.Column("on_hand", sa.BigInteger, nullable=False),
     sa.Column("reserved", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
-    sa.Index("ix_stock_levels_product", "product_code"),
+    # Covering the lookup: a product's rows of every store without touching the table.
+    sa.Index("ix_stock_levels_product", "product_code", "store_id", "sku", "on_hand", "reserved", "updated_at"),
     sa.Index("ix_stock_levels_sku", "sku"),
 )
 

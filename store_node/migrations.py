@@ -142,7 +142,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             gen INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (store_id, sku)
         );
-        CREATE INDEX stock_levels_product ON stock_levels(product_code);
+        CREATE INDEX stock_levels_product ON stock_levels(product_code, store_id, sku, on_hand, reserved, as_of);
         CREATE TABLE transfers (
             id TEXT PRIMARY KEY,
             number TEXT NOT NULL UNIQUE,

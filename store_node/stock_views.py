@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,10 +183,22 @@ def _coordinate(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def stores(node: Node) -> dict[str, StoreInfo]:
-    """The synced stores by id."""
+def stores(node: Node, ids: Iterable[str] | None = None) -> dict[str, StoreInfo]:
+    """The synced stores by id: all of them, or those of ``ids`` (a lookup needs only those in
+    its answer; reading a thousand stores' rows was most of its time)."""
+    if ids is None:
+        rows = node.replica.query("SELECT id, code, name_zh, attrs FROM reference WHERE entity = 'store'")
+    else:
+        rows = []
+        for chunk, marks in in_chunks(list(dict.fromkeys(ids))):
+            rows.extend(
+                node.replica.query(
+                    f"SELECT id, code, name_zh, attrs FROM reference WHERE entity = 'store' AND id IN ({marks})",
+                    tuple(chunk),
+                )
+            )
     found: dict[str, StoreInfo] = {}
-    for r in node.replica.query("SELECT id, code, name_zh, name_en, attrs FROM reference WHERE entity = 'store'"):
+    for r in rows:
         attrs = json.loads(r["attrs"] or "{}")
         found[r["id"]] = StoreInfo(
             id=r["id"],
@@ -254,13 +267,15 @@ def _own_entry(node: Node, own: StoreInfo, item: Product, now_ms: int) -> dict[s
 def lookup_snapshot(node: Node, product_code: str, lang: str = "zh") -> dict[str, Any]:
     """Every store of the region holding the product, from HQ's last published levels (offline)."""
     item = _product_or_404(node, product_code)
-    known = stores(node)
-    own = _own_store(node, known)
     now_ms = node.wall_ms()
     infos = {s.sku: s for s in item.skus}
     by_store: dict[str, dict[str, sqlite3.Row]] = {}
-    for r in node.replica.query("SELECT * FROM stock_levels WHERE product_code = ?", (item.code,)):
+    for r in node.replica.query(
+        "SELECT store_id, sku, on_hand, reserved, as_of FROM stock_levels WHERE product_code = ?", (item.code,)
+    ):
         by_store.setdefault(r["store_id"], {})[r["sku"]] = r
+    known = stores(node, [*by_store, node.identity.store_id])
+    own = _own_store(node, known)
     found: list[dict[str, Any]] = []
     mine = _own_entry(node, own, item, now_ms)
     if mine is not None:
@@ -291,7 +306,7 @@ def lookup_snapshot(node: Node, product_code: str, lang: str = "zh") -> dict[str
 def lookup_live(node: Node, answer: StockLookup, lang: str = "zh") -> dict[str, Any]:
     """HQ's live lookup as JSON. Ages are reckoned on HQ's clock (``server_time``); this store's
     own row shows its own live count (it includes sales HQ has not received yet)."""
-    known = stores(node)
+    known = stores(node, [*(s.store_id for s in answer.stores), node.identity.store_id])
     own = _own_store(node, known)
     item = product(node, answer.product_code) or Product(answer.product_code, answer.name_zh, answer.name_en, [])
     found: list[dict[str, Any]] = []
@@ -418,7 +433,6 @@ def list_transfers(
     """``outgoing`` and ``incoming`` transfers, newest first (only the one ``role`` when given)."""
     own = node.identity.store_id
     wanted = [role] if role else list(ROLES)
-    known = stores(node)
     answer: dict[str, list[dict[str, Any]]] = {}
     for which in wanted:
         column = "from_store_id" if which == "outgoing" else "to_store_id"
@@ -431,6 +445,7 @@ def list_transfers(
             (*params, min(limit, MAX_TRANSFERS)),
         )
         states = [decode_transfer(r) for r in rows]
+        known = stores(node, [i for s in states for i in (s.from_store_id, s.to_store_id)])
         marks = _sync_marks(node, [s.id for s in states])
         skus = _sku_infos(node, [s.sku for s in states])
         answer[which] = [_transfer_json(s, own, known, skus, marks.get(s.id, ("synced", [])), lang) for s in states]
@@ -448,7 +463,7 @@ def get_transfer(node: Node, key: str, lang: str = "zh") -> dict[str, Any]:
     return _transfer_json(
         state,
         node.identity.store_id,
-        stores(node),
+        stores(node, [state.from_store_id, state.to_store_id]),
         _sku_infos(node, [state.sku]),
         mark,
         lang,
