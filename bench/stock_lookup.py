@@ -46,8 +46,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -65,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import msgspec
 
+from bench.yardstick import cpu_reference_s, machine
 from hq_server import stock_lookup
 from hq_server.app import open_hq
 from hq_server.schema import nodes, products, regions, skus, stores
@@ -108,16 +107,6 @@ class Fixture:
     @property
     def hq_rows(self) -> int:
         return len(self.stores) * len(self.skus)
-
-
-def cpu_reference_s() -> float:
-    """Seconds for a fixed pure-Python loop: a yardstick to compare runs on VMs of varying speed."""
-    t = time.perf_counter()
-    total = 0
-    for i in range(5_000_000):
-        total += i
-    assert total > 0
-    return round(time.perf_counter() - t, 3)
 
 
 @contextlib.contextmanager
@@ -439,9 +428,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
     result["cpu_reference_s"] = cpu_reference_s()
-    result["machine"] = (
-        f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
-    )
+    result["machine"] = machine()
     return result
 
 

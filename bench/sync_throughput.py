@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import subprocess
 import sys
@@ -26,6 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.yardstick import cpu_reference_s, machine
 from store_node import outbox, ticket_actions
 from store_node.node import Node
 from store_node.sync_client import SyncClient
@@ -70,16 +69,6 @@ def start_hq(db: str, port: int, log: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"HQ did not start; see {log}")
-
-
-def cpu_reference_s() -> float:
-    """Seconds for a fixed pure-Python loop: a yardstick to compare runs on VMs of varying speed."""
-    t = time.perf_counter()
-    total = 0
-    for i in range(5_000_000):
-        total += i
-    assert total > 0
-    return round(time.perf_counter() - t, 3)
 
 
 def queue_ops(node: Node, n: int, rng: random.Random) -> dict[str, int]:
@@ -166,7 +155,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "catchup_pulled_changes": pulled_back,
         "hq_db": "postgresql" if args.db and args.db.startswith("postgresql") else "sqlite",
         "cpu_reference_s": cpu_reference_s(),
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+        "machine": machine(),
     }
 
 

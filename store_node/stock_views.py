@@ -23,7 +23,7 @@ from store_node.errors import NotFound
 from store_node.node import Node
 from store_node.replica import in_chunks
 from store_node.stock_actions import decode_transfer, next_actions, on_hand, resolve_transfer
-from store_node.views import iso
+from store_node.views import iso, sync_marks
 from sync_protocol import i18n
 from sync_protocol.stock import (
     ACTION_LABELS,
@@ -342,24 +342,6 @@ def _party_json(store_id: str, known: dict[str, StoreInfo]) -> dict[str, Any]:
     return {"id": store_id, "code": store.code if store else "", "name": store.name if store else ""}
 
 
-def _sync_marks(node: Node, transfer_ids: list[str]) -> dict[str, tuple[str, list[dict[str, str]]]]:
-    """Per transfer: ``pending`` (a local op HQ has not answered), ``rejected`` or ``synced``,
-    and the codes and reasons of its refused ops."""
-    marks: dict[str, tuple[str, list[dict[str, str]]]] = {}
-    for chunk, places in in_chunks(transfer_ids):
-        for row in node.replica.query(
-            f"SELECT entity_id, state, code, reason FROM outbox WHERE state != 'acked' AND entity_id IN ({places})"
-            " ORDER BY seq",
-            tuple(chunk),
-        ):
-            state, rejections = marks.get(row["entity_id"], ("synced", []))
-            if row["state"] == "rejected":
-                rejections.append({"code": row["code"], "reason": row["reason"]})
-                state = "rejected" if state != "pending" else state
-            else:
-                state = "pending"
-            marks[row["entity_id"]] = (state, rejections)
-    return marks
 
 
 def _reason_text(state: TransferState, lang: str) -> str:
@@ -446,7 +428,7 @@ def list_transfers(
         )
         states = [decode_transfer(r) for r in rows]
         known = stores(node, [i for s in states for i in (s.from_store_id, s.to_store_id)])
-        marks = _sync_marks(node, [s.id for s in states])
+        marks = sync_marks(node, [s.id for s in states])
         skus = _sku_infos(node, [s.sku for s in states])
         answer[which] = [_transfer_json(s, own, known, skus, marks.get(s.id, ("synced", [])), lang) for s in states]
     return answer
@@ -459,7 +441,7 @@ def get_transfer(node: Node, key: str, lang: str = "zh") -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no transfer {key}", code="transfer_not_found", value=key)
     state = decode_transfer(row)
-    mark = _sync_marks(node, [transfer_id]).get(transfer_id, ("synced", []))
+    mark = sync_marks(node, [transfer_id]).get(transfer_id, ("synced", []))
     return _transfer_json(
         state,
         node.identity.store_id,

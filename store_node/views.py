@@ -21,7 +21,9 @@ def iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(int(ms) / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _sync_marks(node: Node, ticket_ids: list[str]) -> dict[str, tuple[str, list[dict[str, str]]]]:
+def sync_marks(node: Node, ticket_ids: list[str]) -> dict[str, tuple[str, list[dict[str, str]]]]:
+    """Per entity (a ticket or a transfer, by the id its ops carry): ``pending`` while a local op
+    waits for HQ's answer, else ``rejected`` with the rejections, else ``synced`` (absent here)."""
     marks: dict[str, tuple[str, list[dict[str, str]]]] = {}
     if not ticket_ids:
         return marks
@@ -117,7 +119,7 @@ def list_tickets(
         (*params, limit, offset),
     )
     total_row = node.replica.one(f"SELECT count(*) FROM tickets {where}", params)
-    marks = _sync_marks(node, [r["id"] for r in rows])
+    marks = sync_marks(node, [r["id"] for r in rows])
     names = _Names(node, lang)
     items = [_ticket_json(r, marks.get(r["id"], ("synced", [])), lang, names) for r in rows]
     return {"items": items, "total": int(total_row[0]) if total_row else 0}
@@ -126,7 +128,7 @@ def list_tickets(
 def get_ticket(node: Node, key: str, *, lang: str = "zh") -> dict[str, Any]:
     ticket_id = resolve_id(node, key)
     row = node.replica.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
-    mark = _sync_marks(node, [ticket_id]).get(ticket_id, ("synced", []))
+    mark = sync_marks(node, [ticket_id]).get(ticket_id, ("synced", []))
     body = _ticket_json(row, mark, lang, _Names(node, lang))
     pending = outbox.pending_records_of(node, ticket_id)
     body["comments"] = [
