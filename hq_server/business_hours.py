@@ -40,6 +40,7 @@ MAX_CLOSED_DAYS = 366
 
 _MINUTES_PER_DAY = 24 * 60
 _MAX_CONVERTED_DAYS = 4096
+_QUARTER_MS = 15 * 60 * 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 _ONE_DAY = timedelta(days=1)
@@ -117,7 +118,13 @@ def open_intervals(cal: Calendar, start_ms: int, end_ms: int) -> Iterator[tuple[
 
 def business_ms_between(cal: Calendar, start_ms: int, end_ms: int) -> int:
     """Open time in ``[start_ms, end_ms)``, in ms; 0 when ``end_ms <= start_ms``."""
-    return sum(end - start for start, end in open_intervals(cal, start_ms, end_ms))
+    if end_ms <= start_ms:
+        return 0
+    hours = _hours(cal)
+    if hours.always_open:
+        return end_ms - start_ms
+    # The pieces never overlap (each starts where the last ended or later): no need to merge them.
+    return sum(end - start for start, end in _open_time(hours, start_ms, end_ms))
 
 
 def add_business_ms(cal: Calendar, start_ms: int, duration_ms: int) -> int:
@@ -169,6 +176,9 @@ class _Hours:
     always_open: bool
     #: :meth:`day_intervals` already worked out, by local date (a sweep asks for the same days).
     converted_days: dict[date, tuple[tuple[int, int], ...]] = field(default_factory=dict, compare=False, repr=False)
+    #: Local midnights already worked out (UTC ms), and local dates by quarter hour of UTC time.
+    midnights: dict[date, int] = field(default_factory=dict, compare=False, repr=False)
+    quarter_dates: dict[int, date] = field(default_factory=dict, compare=False, repr=False)
 
     def minutes_on(self, day: date) -> DayMinutes:
         """The open intervals of a local date: a holiday is closed, a make-up workday has the
@@ -186,8 +196,36 @@ class _Hours:
         local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=self.zone)
         return (local - _EPOCH) // _ONE_MS
 
+    def midnight(self, day: date) -> int:
+        """:meth:`utc_ms` of a local date's start, remembered."""
+        found = self.midnights.get(day)
+        if found is None:
+            if len(self.midnights) >= _MAX_CONVERTED_DAYS:
+                self.midnights.clear()
+            found = self.midnights[day] = self.utc_ms(day, 0)
+        return found
+
     def local_date(self, instant_ms: int) -> date:
-        """The local date at an instant."""
+        """The local date at an instant.
+
+        Remembered per quarter hour of UTC time when the quarter's first and last millisecond
+        fall on the same local date (every offset in use is a whole number of quarter hours, so
+        a date changes only on a quarter's edge; a quarter where that does not hold is never
+        remembered and is worked out each time).
+        """
+        quarter = instant_ms // _QUARTER_MS
+        found = self.quarter_dates.get(quarter)
+        if found is not None:
+            return found
+        first = self._date_at(quarter * _QUARTER_MS)
+        if first == self._date_at(quarter * _QUARTER_MS + _QUARTER_MS - 1):
+            if len(self.quarter_dates) >= _MAX_CONVERTED_DAYS:
+                self.quarter_dates.clear()
+            self.quarter_dates[quarter] = first
+            return first
+        return self._date_at(instant_ms)
+
+    def _date_at(self, instant_ms: int) -> date:
         return (_EPOCH + timedelta(milliseconds=instant_ms)).astimezone(self.zone).date()
 
     def day_intervals(self, day: date) -> tuple[tuple[int, int], ...]:
@@ -222,7 +260,7 @@ def _open_time(hours: _Hours, start_ms: int, end_ms: int | None) -> Iterator[tup
     last_open_day = day
     reached = start_ms
     while True:
-        if end_ms is not None and hours.utc_ms(day, 0) >= end_ms:
+        if end_ms is not None and hours.midnight(day) >= end_ms:
             return
         for opens, closes in hours.day_intervals(day):
             start = max(opens, reached)

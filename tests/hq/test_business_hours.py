@@ -343,3 +343,25 @@ def test_functions_check_a_calendar_built_without_parse_calendar() -> None:
     with pytest.raises(InvalidCalendar) as raised:
         business_ms_between(Calendar(tz="Nowhere/Land", always_open=True), 0, HOUR)
     assert raised.value.field == "tz"
+
+
+@pytest.mark.parametrize("tz", [BERLIN, "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", SHANGHAI])
+def test_remembered_local_dates_agree_with_the_zone_around_dst_changes(tz: str) -> None:
+    """The per-quarter-hour memory of local dates gives what the zone gives, also on the days
+    clocks change (Lord Howe moves by half an hour, Kathmandu is 5:45 ahead of UTC)."""
+    from hq_server.business_hours import _hours
+
+    hours = _hours(office(("09:00", "18:00"), tz=tz))
+    zone = ZoneInfo(tz)
+    for start in (
+        at("2026-03-07T20:00", tz),
+        at("2026-03-28T20:00", tz),
+        at("2026-10-03T20:00", tz),
+        at("2026-10-24T20:00", tz),
+        at("2026-11-01T00:00", tz),
+    ):
+        for step in range(0, 3 * DAY, 7 * MINUTE + 13_000):
+            instant = start + step
+            expected = datetime.fromtimestamp(instant / 1000, zone).date()
+            assert hours.local_date(instant) == expected, (tz, instant)
+            assert hours.local_date(instant) == expected  # and again, from memory
