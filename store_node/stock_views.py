@@ -342,8 +342,6 @@ def _party_json(store_id: str, known: dict[str, StoreInfo]) -> dict[str, Any]:
     return {"id": store_id, "code": store.code if store else "", "name": store.name if store else ""}
 
 
-
-
 def _reason_text(state: TransferState, lang: str) -> str:
     """Why the transfer was rejected, for people: the source manager's reason with who gave it,
     or HQ's refusal as HQ worded it."""
