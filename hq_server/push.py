@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy.engine import Connection
@@ -139,8 +140,10 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
             kept = stored.get(p.op.seq)
             if kept is not None and kept.op_id != p.op.op_id:
                 raise SeqReused(p.op.seq, high_water + 1)
+        stored_rows: dict[str, tuple[Any, ...]] = {}
         batch = TicketBatch(
-            tickets=ticket_store.load_tickets(conn, ticket_ids),
+            tickets=ticket_store.load_tickets(conn, ticket_ids, rows=stored_rows),
+            stored_rows=stored_rows,
             type_codes=reference.ticket_type_codes(conn),
             forms=reference.forms_of(conn),
             known_comment_ids=ticket_store.existing_ids(conn, comments, _ids(new, TicketComment)),

@@ -74,6 +74,8 @@ class TicketBatch:
     origins: dict[str, str] = dataclasses.field(default_factory=dict)
     #: Tickets that changed hands in this batch (ticket id -> when), for the assignment timeout.
     assigned: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: The loaded tickets' rows as stored (ticket id -> column values), when the loader kept them.
+    stored_rows: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
     #: Changed tickets as encoded by the flush (ticket id -> snapshot), for the push's answer.
     encoded: dict[str, bytes] = dataclasses.field(default_factory=dict)
 

@@ -63,13 +63,18 @@ def _loaded(row: Sequence[Any]) -> TicketState:
     return TicketState(**values)
 
 
-def load_tickets(conn: Connection, ids: Iterable[str]) -> dict[str, TicketState]:
-    """The tickets with these ids that exist, by id."""
+def load_tickets(
+    conn: Connection, ids: Iterable[str], *, rows: dict[str, tuple[Any, ...]] | None = None
+) -> dict[str, TicketState]:
+    """The tickets with these ids that exist, by id; their rows as stored go into ``rows`` when
+    given (a :class:`TicketBatch` keeps them so its flush updates only the columns that changed)."""
     found: dict[str, TicketState] = {}
     for chunk in _chunks(ids):
         for row in conn.execute(sa.select(*_LOAD_COLUMNS).where(tickets.c.id.in_(chunk))):
             state = _loaded(row)
             found[state.id] = state
+            if rows is not None:
+                rows[state.id] = tuple(row)
     return found
 
 
@@ -145,7 +150,8 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
         else:
             updates.append(row)
     bulk.insert_many(conn, tickets, inserts)
-    bulk.update_many(conn, tickets, "id", updates, columns=_UPDATABLE)
+    for columns, group in _by_changed_columns(batch, updates).items():
+        bulk.update_many(conn, tickets, "id", group, columns=columns)
     bulk.insert_many(
         conn,
         ticket_history,
@@ -175,6 +181,25 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
         scope = _scope(batch.tickets[comment.ticket_id])
         entries.append(changelog.Entry("comment", comment.id, scope, None, encode_entity(comment)))
     changelog.append(conn, clock, entries)
+
+
+_STATE_INDEX = {name: index for index, name in enumerate(STATE_COLUMNS)}
+
+
+def _by_changed_columns(batch: TicketBatch, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Ticket updates grouped by the columns whose values differ from the row as loaded (all the
+    updatable ones when the batch did not keep it). Setting a column makes the database rewrite
+    every index on it, changed or not: an edit of a title should not touch the status indexes."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        stored = batch.stored_rows.get(row["id"])
+        if stored is None:
+            columns = _UPDATABLE
+        else:
+            columns = tuple(name for name in _UPDATABLE if row[name] != stored[_STATE_INDEX[name]])
+        if columns:
+            groups.setdefault(columns, []).append(row)
+    return groups
 
 
 def _scope(ticket: TicketState) -> str:

@@ -235,3 +235,32 @@ def test_ticket_created_at_a_store_keeps_its_number(hq: Hq) -> None:
         "SH012-000001",
         "SH012",
     )
+
+
+def test_ticket_rows_match_their_latest_snapshot_after_edits_that_change_few_columns(hq: Hq) -> None:
+    """A push updates only the columns an edit changed (an index on an untouched column is not
+    rewritten); what it writes must still be the whole ticket HQ holds."""
+    from hq_server import ticket_store
+
+    node = hq.enroll()
+    creates = [node.create(title=f"冷柜 {n}") for n in range(3)]
+    node.push([node.op(c) for c in creates])
+    first, second, third = (c.ticket_id for c in creates)
+    hq.api("PATCH", f"/api/v1/tickets/{second}", json={"priority": "high", "status": "in_progress"})
+    node.push(
+        [
+            node.op(node.set(first, title="冷柜不制冷")),
+            node.op(node.set(second, description="压缩机异响", customer_phone="13800000000")),
+            node.op(node.comment(third)),
+            node.op(node.status(first, "in_progress")),
+            node.op(node.set(first, category="设备")),
+        ]
+    )
+    changes, _ = node.pull_all()
+    latest = {c.entity_id: decode_entity("ticket", c.data) for c in changes if c.entity == "ticket"}
+    with hq.ctx.db.read() as conn:
+        stored = ticket_store.load_tickets(conn, [first, second, third])
+    for ticket_id in (first, second, third):
+        assert msgspec.structs.asdict(stored[ticket_id]) == msgspec.structs.asdict(latest[ticket_id])
+    assert stored[first].title == "冷柜不制冷" and stored[first].status == "in_progress"
+    assert stored[second].priority == "high" and stored[second].customer_phone == "13800000000"
