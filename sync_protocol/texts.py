@@ -214,6 +214,74 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{field}只能包含字母、数字、- 和 _，最长 {limit} 个字符",
         "en": "{field} may hold only letters, digits, - and _, at most {limit} characters",
     },
+    # Returns (sync_protocol.return_policy): the sentence a clerk reads out for each decision.
+    # {when} is one of the two return_when_* texts; {hint} is "" or one of the return_hint_* texts.
+    "return_when_purchase_day": {"zh": "购买当天", "en": "The day of purchase"},
+    "return_when_day": {"zh": "购买后第 {day} 天", "en": "Day {day} after purchase"},
+    "return_within_no_reason_window": {
+        "zh": "{when}，在 {no_reason_days} 天无理由{offered_label}期内，可以办理{kind_label}。",
+        "en": "{when}, within the {no_reason_days}-day no-reason window: {kind_label} can be made.",
+    },
+    "return_within_exchange_window": {
+        "zh": "{when}，在 {exchange_days} 天换货期内，可以办理换货。",
+        "en": "{when}, within the {exchange_days}-day exchange window: an exchange can be made.",
+    },
+    "return_quality_within_window": {
+        "zh": "{when}，商品有质量问题，在 {quality_days} 天质量问题{offered_label}期内，可以免费办理{kind_label}。",
+        "en": "{when}, a quality problem within the {quality_days}-day quality window:"
+        " {kind_label} can be made free of charge.",
+    },
+    "return_unknown_reason": {
+        "zh": "未知的退换原因「{reason}」，请从以下原因中选择：{reasons}。",
+        "en": "Unknown return reason '{reason}'; choose one of: {reasons}.",
+    },
+    "return_returned_before_purchase": {
+        "zh": "退换日期早于购买日期，请核对购物小票上的购买时间。",
+        "en": "The return is dated before the purchase; check the time of purchase on the receipt.",
+    },
+    "return_quality_window_passed": {
+        "zh": "已超过 {quality_days} 天质量问题{offered_label}期（今天是购买后第 {day} 天），"
+        "不能办理{kind_label}{hint}。",
+        "en": "It is past the {quality_days}-day quality window (today is day {day} after purchase),"
+        " so {kind_label} cannot be made{hint}.",
+    },
+    "return_excluded_category": {
+        "zh": "该类商品不参加无理由退换，没有质量问题不能{kind_label}{hint}。",
+        "en": "This category is not taken back without a reason, so without a quality problem"
+        " {kind_label} cannot be made{hint}.",
+    },
+    "return_worn_goods": {
+        "zh": "商品已穿着，不能无理由{kind_label}{hint}。",
+        "en": "The goods have been worn, so {kind_label} without a reason cannot be made{hint}.",
+    },
+    "return_no_reason_window_passed": {
+        "zh": "已超过 {no_reason_days} 天无理由{offered_label}期（今天是购买后第 {day} 天），"
+        "不能无理由{kind_label}{hint}。",
+        "en": "It is past the {no_reason_days}-day no-reason window (today is day {day} after purchase),"
+        " so {kind_label} without a reason cannot be made{hint}.",
+    },
+    "return_exchange_window_passed": {
+        "zh": "已超过 {exchange_days} 天换货期（今天是购买后第 {day} 天），不能无理由换货{hint}。",
+        "en": "It is past the {exchange_days}-day exchange window (today is day {day} after purchase),"
+        " so an exchange without a reason cannot be made{hint}.",
+    },
+    "return_refund_not_offered": {"zh": "本店不提供退货{hint}。", "en": "We do not offer refunds{hint}."},
+    "return_exchange_not_offered": {"zh": "本店不提供换货{hint}。", "en": "We do not offer exchanges{hint}."},
+    "return_hint_refund": {"zh": "；可以改为办理退货", "en": "; a refund can be made instead"},
+    "return_hint_exchange": {"zh": "；可以改为办理换货", "en": "; an exchange can be made instead"},
+    "return_hint_quality": {
+        "zh": "；如有质量问题，{quality_days} 天内可免费{offered_label}",
+        "en": "; with a quality problem it can be {offered_label} free of charge within {quality_days} days",
+    },
+    # Errors in a return policy HQ is given.
+    "return_window_order": {
+        "zh": "{field}应在 {minimum} 到 {maximum} 天之间（无理由退换天数 ≤ 换货天数 ≤ 质量问题退换天数）",
+        "en": "{field} must be from {minimum} to {maximum} days (no-reason days ≤ exchange days ≤ quality days)",
+    },
+    "return_nothing_offered": {
+        "zh": "退货和换货不能都关闭",
+        "en": "refunds and exchanges cannot both be turned off",
+    },
 }
 
 #: People-facing names of fields, for the ``{field}`` of the texts above: field -> (zh, en).
@@ -270,6 +338,15 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "address": ("地址", "address"),
     "contact": ("联系人", "contact"),
     "phone": ("电话", "phone"),
+    "return_policy": ("退换货政策", "return policy"),
+    "no_reason_days": ("无理由退换天数", "no-reason days"),
+    "quality_days": ("质量问题退换天数", "quality days"),
+    "exchange_days": ("换货天数", "exchange days"),
+    "excluded_categories": ("不参加无理由退换的品类", "excluded categories"),
+    "require_unworn": ("仅限未穿着商品", "unworn goods only"),
+    "allow_refund": ("允许退货", "refunds offered"),
+    "allow_exchange": ("允许换货", "exchanges offered"),
+    "tz": ("时区", "time zone"),
 }
 
 
