@@ -98,6 +98,15 @@ class Database:
             callback()
 
     @contextlib.contextmanager
+    def write_bookkeeping(self) -> Iterator[Connection]:
+        """A small write that adds nothing to the change log (a node's last contact): it does not
+        take the change-log lock, and its commit wakes no long-poll."""
+        with self._writer, _unavailable_on_connection_errors(), self.engine.connect() as conn:
+            conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (one snapshot on SQLite; read committed on PostgreSQL)."""
         with _unavailable_on_connection_errors(), self.engine.connect() as conn, conn.begin():

@@ -149,7 +149,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
             known_comment_ids=ticket_store.existing_ids(conn, comments, _ids(new, TicketComment)),
             known_event_ids=ticket_store.existing_ids(conn, ticket_history, _ids(new, TicketStatus)),
         )
-        stock = _load_stock(conn, node, new)
+        stock = _load_stock(conn, node, new, prepared)
         results: list[OpResult] = []
         fresh: list[nodes.KeptResult] = []
         touched: dict[str, None] = {}
@@ -203,19 +203,22 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
     )
 
 
-def _load_stock(conn: Connection, node: Node, items: Sequence[_Prepared]) -> StockBatch:
-    """The stock state the batch's stock and transfer ops need (nothing when it has none)."""
+def _load_stock(conn: Connection, node: Node, items: Sequence[_Prepared], sent: Sequence[_Prepared]) -> StockBatch:
+    """The stock state the batch's new stock and transfer ops (``items``) need, and the transfers
+    of every transfer op ``sent`` (a duplicate's answer carries its transfer's snapshot too);
+    nothing when there are none."""
     moves = [i.payload for i in items if isinstance(i.payload, StockMove)]
     requests = [i.payload for i in items if isinstance(i.payload, TransferRequest)]
     steps = [i.payload for i in items if isinstance(i.payload, TransferStep)]
-    if not moves and not requests and not steps:
+    resent = [i.payload.transfer_id for i in sent if isinstance(i.payload, (TransferRequest, TransferStep))]
+    if not moves and not requests and not steps and not resent:
         return StockBatch(levels={}, skus={}, stores={}, transfers={})
     return stock_store.load_batch(
         conn,
         stores_of=[node.store_id],
         skus_of=[m.sku for m in moves],
         sku_everywhere=[r.sku for r in requests],
-        transfer_ids=[*(r.transfer_id for r in requests), *(s.transfer_id for s in steps)],
+        transfer_ids=resent,
         move_ids=[*(m.move_id for m in moves), *(s.move_id for s in steps)],
         transfer_numbers=[r.number for r in requests],
         all_stores=bool(requests),

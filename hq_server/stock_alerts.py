@@ -80,9 +80,14 @@ def _open(conn: Connection, keys: list[tuple[str, str]]) -> set[tuple[str, str, 
     query = (
         sa.select(a.store_id, a.sku, a.kind)
         .select_from(stock_alerts.join(tickets, tickets.c.id == a.ticket_id))
-        .where(a.sku.in_(sorted({sku for _, sku in keys})), tickets.c.status.in_(sorted(OPEN_STATUSES)))
+        .where(
+            a.sku.in_(sorted({sku for _, sku in keys})),
+            a.store_id.in_(sorted({store for store, _ in keys})),
+            tickets.c.status.in_(sorted(OPEN_STATUSES)),
+        )
     )
-    return {(str(store), str(sku), str(kind)) for store, sku, kind in conn.execute(query)}
+    wanted = set(keys)
+    return {(str(store), str(sku), str(kind)) for store, sku, kind in conn.execute(query) if (store, sku) in wanted}
 
 
 def open_tickets(
@@ -90,7 +95,7 @@ def open_tickets(
 ) -> list[Alert]:
     """Add the tickets this write calls for to ``batch``; returns the alerts to :func:`record`
     once the tickets are flushed."""
-    negative = [key for key in stock.changed_levels if stock.levels[key].on_hand < 0]
+    negative = [key for key in sorted(stock.moved) if stock.levels[key].on_hand < 0]
     lowered = sorted(stock.lowered)
     limits = thresholds(conn, lowered)
     low = [key for key in lowered if key in limits and stock.levels[key].on_hand < limits[key]]

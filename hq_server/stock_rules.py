@@ -88,6 +88,8 @@ class StockBatch:
     #: New movements, in order.
     moves: list[StockMoveState] = dataclasses.field(default_factory=list)
     changed_levels: dict[tuple[str, str], None] = dataclasses.field(default_factory=dict)
+    #: Levels whose on-hand quantity a movement of this batch changed.
+    moved: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     #: Levels whose on-hand quantity went down in this batch (replenishment looks at these).
     lowered: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     changed_transfers: dict[str, None] = dataclasses.field(default_factory=dict)
@@ -129,6 +131,7 @@ class StockBatch:
         level.on_hand += qty
         level.as_of = max(level.as_of, now_ms)
         self.changed_levels[(store_id, sku)] = None
+        self.moved.add((store_id, sku))
         if qty < 0:
             self.lowered.add((store_id, sku))
         self.moves.append(
@@ -183,8 +186,8 @@ def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hl
         number = validate_text("number", p.number, required=True)
     except InvalidField as exc:
         return rejected(exc.code, exc.field)
-    if number in batch.numbers_in_use:
-        number = f"{number}-{p.transfer_id[-4:]}"  # a replica re-created from an old copy reused it
+    if number in batch.numbers_in_use:  # a replica re-created from an old copy reused it
+        number = f"{number}-{p.transfer_id}"  # unique: the transfer id is
     batch.numbers_in_use.add(number)
     now_ms = wall_of(hlc)
     if p.source_store_id:
@@ -271,6 +274,8 @@ def step_transfer(batch: StockBatch, p: TransferStep, *, store_id: str | None, h
         return rejected("unknown_transfer")
     if any(event.id == p.event_id for event in transfer.events):
         return Outcome("merged", "duplicate")
+    if p.move_id and p.move_id in batch.known_move_ids:  # another movement has it: never count it twice
+        return rejected("malformed_op", "move_id", detail=f"move id {p.move_id} is already used")
     if p.action not in TRANSFER_ACTIONS:
         return rejected("invalid_choice", "action")
     side = ACTION_SIDE[p.action]
@@ -300,8 +305,7 @@ def step_transfer(batch: StockBatch, p: TransferStep, *, store_id: str | None, h
             reason=why,
             at=at,
             hlc=hlc,
-            # A move id HQ has counted already belongs to another movement: never count it twice.
-            move_id=p.move_id if p.move_id and p.move_id not in batch.known_move_ids else new_id(),
+            move_id=p.move_id or new_id(),
             ref=transfer.id,
         )
     if p.action == "approve":

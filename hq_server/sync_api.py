@@ -115,7 +115,7 @@ async def note_contact(hq: HqContext, node: nodes.Node) -> None:
         return
 
     def run() -> None:
-        with hq.db.write() as conn:
+        with hq.db.write_bookkeeping() as conn:
             nodes.touch(conn, node.id, now_ms)
 
     await run_in_threadpool(run)

@@ -28,6 +28,7 @@ from sync_protocol import i18n
 from sync_protocol.stock import (
     ACTION_LABELS,
     MOVE_REASON_LABELS,
+    RESERVING_STATUSES,
     TRANSFER_STATUS_LABELS,
     StockLookup,
     TransferState,
@@ -111,15 +112,21 @@ def _sku_infos(node: Node, skus: list[str]) -> dict[str, SkuInfo]:
 
 
 def own_levels(node: Node, skus: list[str]) -> dict[str, tuple[int, int]]:
-    """(on hand, reserved) of each SKU at this store: on hand counted here, reserved from HQ."""
+    """(on hand, reserved) of each SKU at this store, both as this store sees them now: on hand
+    counted here, reserved the units of this store's transfers out that are still requested or
+    approved (their local status includes steps HQ has not answered yet, so an offline ship,
+    reject or cancel frees them at once)."""
     counted = on_hand(node, skus)
     reserved = dict.fromkeys(skus, 0)
     store_id = node.replica.get("store_id")
+    statuses = sorted(RESERVING_STATUSES)
     for chunk, marks in in_chunks(skus):
         for r in node.replica.query(
-            f"SELECT sku, reserved FROM stock_levels WHERE store_id = ? AND sku IN ({marks})", (store_id, *chunk)
+            f"SELECT sku, coalesce(sum(qty), 0) AS qty FROM transfers WHERE from_store_id = ? AND sku IN ({marks})"
+            f" AND status IN ({', '.join('?' for _ in statuses)}) GROUP BY sku",
+            (store_id, *chunk, *statuses),
         ):
-            reserved[r["sku"]] = int(r["reserved"])
+            reserved[r["sku"]] = int(r["qty"])
     return {sku: (counted[sku], reserved[sku]) for sku in skus}
 
 

@@ -160,8 +160,9 @@ TEXTS: dict[str, dict[str, str]] = {
     # Stock and transfers.
     "unknown_sku": {"zh": "未知的商品 SKU {value}", "en": "unknown SKU {value}"},
     "invalid_qty": {
-        "zh": "{field}必须是 1 到 100000 之间的整数",
-        "en": "{field} must be a whole number from 1 to 100000",
+        "zh": "{field}必须是不为 0 的整数，且不超过 100000（销售、入库、退货填正数，盘点调整可为负数）",
+        "en": "{field} must be a whole number other than 0, at most 100000"
+        " (positive for sales, receipts and returns; an adjustment may be negative)",
     },
     "transfer_to_self": {"zh": "不能向本店调货", "en": "a store cannot request a transfer from itself"},
     "insufficient_stock": {

@@ -398,3 +398,34 @@ def test_transfer_ops_with_out_of_bounds_ids_are_rejected_on_their_own(hq: Hq) -
     assert response.status_code == 200, response.text
     assert statuses(push_response_decoder.decode(response.content)) == [("rejected", "malformed_op")]
     assert stock_level(hq, source.store_id, M) == (5, 1)
+
+
+def test_a_refused_step_sent_again_gets_the_transfers_snapshot_again(hq: Hq) -> None:
+    """The answer to a re-sent op (its first answer was lost) carries the transfer's state too, so
+    the store can undo its local view of a step HQ refused."""
+    source, requester = two_stores(hq, units=5)
+    request = requester.request_transfer(M, 2, source.store_id)
+    applied(requester.send(request))
+    tid = request.transfer_id
+    batch = [requester.stock_op(requester.step(tid, "receive"))]  # before it was shipped
+    first = requester.push(batch)
+    again = requester.push(batch)
+    assert statuses(first) == [("rejected", "invalid_transfer_step")]
+    assert [r.status for r in again.results] == ["rejected"]
+    for answer in (first, again):
+        [snapshot] = [e for e in answer.entities if e.entity == "transfer"]
+        assert msgspec.msgpack.decode(snapshot.data)["status"] == "requested"
+
+
+def test_cancelling_at_a_source_below_zero_opens_no_exception_ticket(hq: Hq) -> None:
+    """Only a movement can open a stock exception; releasing a reservation moves no stock."""
+    source, requester = two_stores(hq, units=2)
+    request = requester.request_transfer(M, 2, source.store_id)
+    applied(requester.send(request))
+    applied(source.send(source.move(M, -3, reason="sale")))  # sold offline: on hand -1
+    tickets_before = hq.api("GET", "/api/v1/tickets", params={"type": "stock_exception"}).json()["items"]
+    assert len(tickets_before) == 1
+    hq.api("PATCH", f"/api/v1/tickets/{tickets_before[0]['id']}", json={"status": "resolved"})
+    applied(requester.send(requester.step(request.transfer_id, "cancel")))
+    tickets_after = hq.api("GET", "/api/v1/tickets", params={"type": "stock_exception"}).json()["items"]
+    assert len(tickets_after) == 1

@@ -360,3 +360,26 @@ def test_a_transfer_requested_through_the_api(api: TestClient) -> None:
     ]
     bad = error_of(api.post("/api/v1/transfers", json={"sku": SKU_M, "qty": 0}), 400)
     assert bad["field"] == "qty"
+
+
+def test_own_available_stock_counts_steps_taken_offline(hq: Hq, make_store: StoreFactory) -> None:
+    """What this store may still sell or send: an offline ship, reject or cancel frees the units
+    at once, not when HQ's next figures arrive."""
+    asking, source = ready(hq, make_store, "SH001", "SH002")
+    receive_stock(source, 5)
+    shipped = stock_actions.request_transfer(asking.node, {"sku": SKU_M, "qty": 2, "source_store": "SH002"})
+    refused = stock_actions.request_transfer(asking.node, {"sku": SKU_M, "qty": 1, "source_store": "SH002"})
+    asking.sync()
+    source.sync()
+    stock_actions.step_transfer(source.node, shipped, "approve")
+    source.sync()
+    assert stock_views.own_levels(source.node, [SKU_M])[SKU_M] == (5, 3)
+
+    source.line.up = False
+    stock_actions.step_transfer(source.node, shipped, "ship")
+    assert stock_views.own_levels(source.node, [SKU_M])[SKU_M] == (3, 1)  # 2 left, 1 still reserved
+    stock_actions.step_transfer(source.node, refused, "reject", reason="样品不外调")
+    assert stock_views.own_levels(source.node, [SKU_M])[SKU_M] == (3, 0)
+    source.line.up = True
+    source.sync()
+    assert hq_levels(hq)[("SH002", SKU_M)] == (3, 0)
