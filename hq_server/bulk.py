@@ -10,7 +10,7 @@ values the driver takes directly (str, int, float, bool, bytes, None; JSON alrea
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -20,6 +20,17 @@ from sqlalchemy.engine import Connection
 _json = msgspec.json.Encoder()
 _WHERE = "where__"
 _compiled: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+#: Most values bound in one ``IN (...)`` list.
+IN_CHUNK = 500
+
+
+def id_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct non-empty ``ids`` in their order, in lists of at most :data:`IN_CHUNK`."""
+    unique = list(dict.fromkeys(i for i in ids if i))
+    for start in range(0, len(unique), IN_CHUNK):
+        yield unique[start : start + IN_CHUNK]
 
 
 def json_text(value: Any) -> str:

@@ -221,7 +221,7 @@ def _load_stock(conn: Connection, node: Node, items: Sequence[_Prepared], sent: 
         transfer_ids=resent,
         move_ids=[*(m.move_id for m in moves), *(s.move_id for s in steps)],
         transfer_numbers=[r.number for r in requests],
-        all_stores=bool(requests),
+        store_keys=[node.store_id, *(r.source_store_id for r in requests)],
     )
 
 
@@ -285,9 +285,9 @@ def _apply(
         case StockMove() as p:
             outcome = apply_move(stock, p, store_id=node.store_id, hlc=hlc, origin=node.id)
         case TransferRequest() as p:
-            outcome = request_transfer(stock, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+            outcome = request_transfer(stock, p, store_id=node.store_id, hlc=hlc)
         case TransferStep() as p:
-            outcome = step_transfer(stock, p, store_id=node.store_id, hlc=hlc)
+            outcome = step_transfer(stock, p, store_id=node.store_id, hlc=hlc, origin=node.id)
     return _result(op, outcome, hlc, clamped=clamped, lang=lang)
 
 

@@ -95,6 +95,7 @@ class StockBatch:
     changed_transfers: dict[str, None] = dataclasses.field(default_factory=dict)
     created_transfers: set[str] = dataclasses.field(default_factory=set)
     origins: dict[str, str] = dataclasses.field(default_factory=dict)
+    _by_sku: dict[str, list[str]] | None = None
     #: Transfer numbers HQ holds among those the batch's requests carry (and those it gave out).
     numbers_in_use: set[str] = dataclasses.field(default_factory=set)
     #: Levels that have a row at HQ (updated, not inserted, at the flush).
@@ -106,6 +107,8 @@ class StockBatch:
         if found is None:
             info = self.skus.get(sku)  # (a SKU dropped from the catalogue can still arrive by transfer)
             product = info.product_code if info is not None else ""
+            if self._by_sku is not None:
+                self._by_sku.setdefault(sku, []).append(store_id)
             found = self.levels[key] = StockLevel(
                 store_id=store_id, sku=sku, product_code=product, on_hand=0, as_of=now_ms
             )
@@ -143,6 +146,14 @@ class StockBatch:
         if origin:
             self.origins[move_id] = origin
 
+    def holders_of(self, sku: str) -> list[str]:
+        """The stores with a level of ``sku`` (indexed once per batch, then kept up to date)."""
+        if self._by_sku is None:
+            self._by_sku = {}
+            for store, code in self.levels:
+                self._by_sku.setdefault(code, []).append(store)
+        return self._by_sku.get(sku, [])
+
     def reserve(self, store_id: str, sku: str, qty: int, now_ms: int) -> None:
         level = self.level(store_id, sku, now_ms)
         level.reserved = max(0, level.reserved + qty)
@@ -172,7 +183,7 @@ def apply_move(batch: StockBatch, p: StockMove, *, store_id: str, hlc: str, orig
     return Outcome("applied")
 
 
-def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hlc: str, origin: str | None) -> Outcome:
+def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hlc: str) -> Outcome:
     """``transfer.request``: reserve at the source, or say why not and who else has the units."""
     if p.transfer_id in batch.transfers:
         return Outcome("merged", "duplicate")
@@ -226,8 +237,6 @@ def request_transfer(batch: StockBatch, p: TransferRequest, *, store_id: str, hl
     batch.transfers[transfer.id] = transfer
     batch.created_transfers.add(transfer.id)
     batch.changed_transfers[transfer.id] = None
-    if origin:
-        batch.origins[transfer.id] = origin
     if number != p.number:
         return Outcome("applied", "renumbered")
     return Outcome("applied")
@@ -241,10 +250,9 @@ def nearest(batch: StockBatch, origin: StoreInfo, sku: str) -> list[StoreInfo]:
     """Other stores holding ``sku`` (available > 0), nearest first; stores without coordinates last."""
     holders = [
         batch.stores[store]
-        for (store, code) in batch.levels
-        if code == sku and store != origin.id and store in batch.stores
+        for store in batch.holders_of(sku)
+        if store != origin.id and store in batch.stores and batch.available(store, sku) > 0
     ]
-    holders = [s for s in holders if batch.available(s.id, sku) > 0]
 
     def key(store: StoreInfo) -> tuple[int, float, str]:
         km = distance_km((origin.lat, origin.lon), (store.lat, store.lon))
@@ -267,8 +275,8 @@ def _short(
     )
 
 
-def step_transfer(batch: StockBatch, p: TransferStep, *, store_id: str | None, hlc: str) -> Outcome:
-    """``transfer.step``: approve, reject, ship, receive or cancel (``store_id`` None: HQ staff)."""
+def step_transfer(batch: StockBatch, p: TransferStep, *, store_id: str, hlc: str, origin: str | None) -> Outcome:
+    """``transfer.step`` of a node of ``store_id``: approve, reject, ship, receive or cancel."""
     transfer = batch.transfers.get(p.transfer_id)
     if transfer is None:
         return rejected("unknown_transfer")
@@ -280,7 +288,7 @@ def step_transfer(batch: StockBatch, p: TransferStep, *, store_id: str | None, h
         return rejected("invalid_choice", "action")
     side = ACTION_SIDE[p.action]
     owner = transfer.from_store_id if side == "source" else transfer.to_store_id
-    if store_id is not None and store_id != owner:
+    if store_id != owner:
         return rejected("not_your_step", "action", action=p.action)
     target = next_status(transfer.status, p.action)
     if target is None:
@@ -307,6 +315,7 @@ def step_transfer(batch: StockBatch, p: TransferStep, *, store_id: str | None, h
             hlc=hlc,
             move_id=p.move_id or new_id(),
             ref=transfer.id,
+            origin=origin,
         )
     if p.action == "approve":
         _issue_order(batch, transfer)

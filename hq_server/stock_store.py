@@ -22,13 +22,6 @@ from sync_protocol.hlc import HybridClock
 from sync_protocol.stock import StockLevel, TransferState
 
 _transfer_decoder = msgspec.msgpack.Decoder(TransferState)
-_CHUNK = 500
-
-
-def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
-    items = list(dict.fromkeys(values))
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 def load_batch(
@@ -40,11 +33,12 @@ def load_batch(
     transfer_ids: Iterable[str] = (),
     move_ids: Iterable[str] = (),
     transfer_numbers: Iterable[str] = (),
-    all_stores: bool = False,
+    store_keys: Iterable[str] = (),
 ) -> StockBatch:
     """The state a batch needs: levels of ``skus_of`` at ``stores_of`` and of ``sku_everywhere`` at
     every store, the named transfers (and their SKUs' levels at both ends), the stores involved
-    (every store when ``all_stores``), and which of ``move_ids`` HQ already counted."""
+    (those of the levels, and ``store_keys``: stores named by id or code), and which of
+    ``move_ids`` HQ already counted."""
     found_transfers = load_transfers(conn, transfer_ids)
     store_ids = set(stores_of)
     sku_codes = set(skus_of) | set(sku_everywhere)
@@ -53,22 +47,24 @@ def load_batch(
         sku_codes.add(t.sku)
     levels: dict[tuple[str, str], StockLevel] = {}
     everywhere = list(dict.fromkeys(sku_everywhere))
-    for chunk in _chunks(everywhere):
+    for chunk in bulk.id_chunks(everywhere):
         levels.update(_levels(conn, stock_levels.c.sku.in_(chunk)))
     if store_ids and sku_codes:
-        for chunk in _chunks(sku_codes):
+        for chunk in bulk.id_chunks(sku_codes):
             where = sa.and_(stock_levels.c.sku.in_(chunk), stock_levels.c.store_id.in_(sorted(store_ids)))
             levels.update(_levels(conn, where))
-    wanted_stores = None if all_stores else store_ids | {store for store, _ in levels}
+    keys = list(store_keys)
+    known = load_stores(conn, [*store_ids, *(store for store, _ in levels), *keys])
+    known.update(load_stores(conn, keys, by="code"))
     batch = StockBatch(
         levels=levels,
         skus=load_skus(conn, sku_codes),
-        stores=load_stores(conn, wanted_stores),
+        stores=known,
         transfers=found_transfers,
         known_move_ids=existing_moves(conn, move_ids),
     )
     batch.stored_levels = set(levels)
-    for chunk in _chunks(transfer_numbers):
+    for chunk in bulk.id_chunks(transfer_numbers):
         query = sa.select(transfers.c.number).where(transfers.c.number.in_(chunk))
         batch.numbers_in_use.update(str(n) for n in conn.execute(query).scalars())
     return batch
@@ -87,7 +83,7 @@ def _levels(conn: Connection, where: sa.ColumnElement[bool]) -> dict[tuple[str, 
 
 def load_skus(conn: Connection, codes: Iterable[str]) -> dict[str, SkuInfo]:
     found: dict[str, SkuInfo] = {}
-    for chunk in _chunks(codes):
+    for chunk in bulk.id_chunks(codes):
         query = (
             sa.select(skus.c.code, skus.c.product_code, products.c.name_zh, skus.c.colour, skus.c.size)
             .select_from(skus.join(products, skus.c.product_code == products.c.code))
@@ -98,16 +94,17 @@ def load_skus(conn: Connection, codes: Iterable[str]) -> dict[str, SkuInfo]:
     return found
 
 
-def load_stores(conn: Connection, ids: Iterable[str] | None) -> dict[str, StoreInfo]:
-    """Active stores by id (``ids`` None: all of them)."""
+def load_stores(conn: Connection, ids: Iterable[str] | None, *, by: str = "id") -> dict[str, StoreInfo]:
+    """Active stores by id: those whose ``by`` column (``id`` or ``code``) is one of ``ids``, or
+    all of them when ``ids`` is None."""
     c = stores.c
     query = sa.select(c.id, c.code, c.name, c.region_id, c.address, c.contact, c.phone, c.lat, c.lon).where(
         c.active.is_(True)
     )
     found: dict[str, StoreInfo] = {}
-    chunks: Iterable[list[str] | None] = [None] if ids is None else _chunks(ids)
+    chunks: Iterable[list[str] | None] = [None] if ids is None else bulk.id_chunks(ids)
     for chunk in chunks:
-        for row in conn.execute(query if chunk is None else query.where(c.id.in_(chunk))):
+        for row in conn.execute(query if chunk is None else query.where(c[by].in_(chunk))):
             found[row.id] = StoreInfo(
                 id=row.id,
                 code=row.code,
@@ -124,7 +121,7 @@ def load_stores(conn: Connection, ids: Iterable[str] | None) -> dict[str, StoreI
 
 def load_transfers(conn: Connection, ids: Iterable[str]) -> dict[str, TransferState]:
     found: dict[str, TransferState] = {}
-    for chunk in _chunks(ids):
+    for chunk in bulk.id_chunks(ids):
         for (data,) in conn.execute(sa.select(transfers.c.data).where(transfers.c.id.in_(chunk))):
             transfer = _transfer_decoder.decode(data)
             found[transfer.id] = transfer
@@ -133,7 +130,7 @@ def load_transfers(conn: Connection, ids: Iterable[str]) -> dict[str, TransferSt
 
 def existing_moves(conn: Connection, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(i for i in ids if i):
+    for chunk in bulk.id_chunks(ids):
         found.update(
             str(i) for i in conn.execute(sa.select(stock_moves.c.id).where(stock_moves.c.id.in_(chunk))).scalars()
         )

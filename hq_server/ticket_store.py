@@ -7,7 +7,7 @@ changed by several ops of one batch gets one change-log entry (its version after
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -21,18 +21,10 @@ from sync_protocol.entities import encode_entity
 from sync_protocol.hlc import HybridClock
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
-CHUNK = 500
-
 #: Columns of ``tickets`` that hold a :class:`TicketState` field of the same name.
 STATE_COLUMNS: tuple[str, ...] = tuple(TicketState.__struct_fields__)
 _UPDATABLE = tuple(name for name in STATE_COLUMNS if name not in ("id", "number", "store_id", "created_at"))
 _JSON_COLUMNS = ("field_hlcs", "extra", "tags")
-
-
-def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
-    unique = list(dict.fromkeys(i for i in ids if i))
-    for start in range(0, len(unique), CHUNK):
-        yield unique[start : start + CHUNK]
 
 
 def state_of(row: Any) -> TicketState:
@@ -69,7 +61,7 @@ def load_tickets(
     """The tickets with these ids that exist, by id; their rows as stored go into ``rows`` when
     given (a :class:`TicketBatch` keeps them so its flush updates only the columns that changed)."""
     found: dict[str, TicketState] = {}
-    for chunk in _chunks(ids):
+    for chunk in bulk.id_chunks(ids):
         for row in conn.execute(sa.select(*_LOAD_COLUMNS).where(tickets.c.id.in_(chunk))):
             state = _loaded(row)
             found[state.id] = state
@@ -81,7 +73,7 @@ def load_tickets(
 def existing_ids(conn: Connection, table: sa.Table, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` are already rows of ``table`` (comments or history)."""
     found: set[str] = set()
-    for chunk in _chunks(ids):
+    for chunk in bulk.id_chunks(ids):
         found.update(str(i) for i in conn.execute(sa.select(table.c.id).where(table.c.id.in_(chunk))).scalars())
     return found
 
@@ -89,7 +81,7 @@ def existing_ids(conn: Connection, table: sa.Table, ids: Iterable[str]) -> set[s
 def numbers_in_use(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
     """Which of ``numbers`` tickets already carry: number -> ticket id."""
     found: dict[str, str] = {}
-    for chunk in _chunks(numbers):
+    for chunk in bulk.id_chunks(numbers):
         for number, ticket_id in conn.execute(
             sa.select(tickets.c.number, tickets.c.id).where(tickets.c.number.in_(chunk))
         ):

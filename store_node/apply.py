@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import operator
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -212,7 +213,7 @@ def _apply_moves(node: Node, conn: sqlite3.Connection, states: list[StockMoveSta
 def _upsert_transfers(node: Node, conn: sqlite3.Connection, states: list[TransferState], gen: int) -> None:
     """HQ's state of each transfer, except that one with a local step HQ has not answered yet keeps
     its local status and the local step in its timeline (local view = HQ's state + pending ops)."""
-    _move_aside_transfer_numbers(conn, states)
+    _move_aside_numbers(conn, "transfers", states)
     held = _pending_entities(conn, [s.id for s in states])
     rows: list[tuple[Any, ...]] = []
     for state in states:
@@ -267,20 +268,6 @@ def _pending_entities(conn: sqlite3.Connection, entity_ids: list[str]) -> set[st
     return found
 
 
-def _move_aside_transfer_numbers(conn: sqlite3.Connection, states: list[TransferState]) -> None:
-    """HQ's number wins, as for tickets: a local transfer holding the number of another one takes
-    a provisional ``NUMBER#id`` (HQ does not renumber transfers; see :func:`_follow_transfer_counter`)."""
-    incoming = {state.number: state.id for state in states}
-    numbers = list(incoming)
-    for chunk, marks in in_chunks(numbers):
-        rows = conn.execute(f"SELECT id, number FROM transfers WHERE number IN ({marks})", chunk).fetchall()
-        for transfer_id, number in rows:
-            if incoming[number] != transfer_id:
-                conn.execute(
-                    "UPDATE transfers SET number = ? WHERE id = ?", (f"{number}#{transfer_id[-8:]}", transfer_id)
-                )
-
-
 def _follow_transfer_counter(node: Node, states: list[TransferState]) -> None:
     """Lift the node's transfer counter above the numbers HQ has from this node, so a replica
     re-created from scratch (or restored from an older copy) does not hand out a number again."""
@@ -317,7 +304,7 @@ def _refuse_request(conn: sqlite3.Connection, transfer_id: str, result: OpResult
 
 
 def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: int) -> None:
-    _move_aside_numbers(conn, states)
+    _move_aside_numbers(conn, "tickets", states)
     held = outbox.pending_fields(conn, (s.id for s in states))
     local = _local_rows(conn, list(held))
     rows: list[list[Any]] = []
@@ -334,17 +321,18 @@ def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: in
     conn.executemany(_UPSERT_TICKET, rows)
 
 
-def _move_aside_numbers(conn: sqlite3.Connection, states: list[TicketState]) -> None:
-    """HQ's number wins: a local ticket holding the number of an incoming other ticket (made on a
-    replica restored from an older copy, its create not yet answered) takes a provisional
-    ``NUMBER#id`` until its own ack brings the number HQ gave it."""
+def _move_aside_numbers(conn: sqlite3.Connection, table: str, states: Sequence[TicketState | TransferState]) -> None:
+    """HQ's number wins: a local ticket or transfer (``table``) holding the number of an incoming
+    other one (made on a replica restored from an older copy, its op not yet answered) takes a
+    provisional ``NUMBER#id`` until HQ's answer brings the number HQ kept or gave it (HQ suffixes
+    a transfer's clashing number with its id; a ticket takes the node's next number)."""
     incoming = {state.number: state.id for state in states}
     numbers = list(incoming)
     for chunk, marks in in_chunks(numbers):
-        rows = conn.execute(f"SELECT id, number FROM tickets WHERE number IN ({marks})", chunk).fetchall()
-        for ticket_id, number in rows:
-            if incoming[number] != ticket_id:
-                conn.execute("UPDATE tickets SET number = ? WHERE id = ?", (f"{number}#{ticket_id[-8:]}", ticket_id))
+        rows = conn.execute(f"SELECT id, number FROM {table} WHERE number IN ({marks})", chunk).fetchall()
+        for record_id, number in rows:
+            if incoming[number] != record_id:
+                conn.execute(f"UPDATE {table} SET number = ? WHERE id = ?", (f"{number}#{record_id[-8:]}", record_id))
 
 
 #: The local row an op made, by kind, for the ops whose row HQ may refuse to keep.
@@ -408,6 +396,11 @@ def finish_reset(node: Node, conn: sqlite3.Connection) -> int:
         doomed = [(r[0],) for r in rows if r[0] not in keep]
         if table in ("tickets", "transfers"):
             doomed = [d for d in doomed if not _has_pending(conn, d[0])]
+        if table == "transfers":  # a request HQ refused was never HQ's: the clerk still sees why
+            refused = {
+                r[0] for r in conn.execute("SELECT id FROM transfers WHERE origin = 'store' AND status = 'rejected'")
+            }
+            doomed = [d for d in doomed if d[0] not in refused]
         conn.executemany(f"DELETE FROM {table} WHERE id = ?", doomed)
         removed += len(doomed)
     stale_moves = [r[0] for r in conn.execute("SELECT id FROM stock_moves WHERE gen < ?", (gen,)) if r[0] not in keep]
