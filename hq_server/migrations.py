@@ -280,6 +280,11 @@ def _stock_and_transfers(conn: Connection, clock: HybridClock) -> None:
         )
 
 
+def _orders(conn: Connection, clock: HybridClock) -> None:
+    """Orders and their lines (returns are checked against them)."""
+    _create(conn, "orders", "order_lines")
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -291,6 +296,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (8, "ticket_forms", _ticket_forms),
     (9, "intake_and_collaboration", _intake_and_collaboration),
     (10, "stock_and_transfers", _stock_and_transfers),
+    (11, "orders", _orders),
 ]
 
 

@@ -579,3 +579,39 @@ stock_alerts = sa.Table(
     sa.Column("ticket_id", sa.String(ID), sa.ForeignKey("tickets.id"), nullable=False),
     sa.Column("opened_at", sa.BigInteger, nullable=False),
 )
+
+
+# Version 11: orders (store sales and online orders), the records returns are checked against.
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("number", sa.String(64), nullable=False, unique=True),
+    sa.Column("channel", sa.String(CODE), nullable=False),
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=True),
+    sa.Column("customer_phone", sa.String(32), nullable=False, server_default=""),
+    sa.Column("customer_name", sa.String(80), nullable=False, server_default=""),
+    sa.Column("paid_at", sa.BigInteger, nullable=False),
+    sa.Column("total_cents", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    sa.Index("ix_orders_phone_paid", "customer_phone", "paid_at"),
+    sa.Index("ix_orders_store_paid", "store_id", "paid_at"),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("order_id", sa.String(ID), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("product_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("name", sa.String(120), nullable=False, server_default=""),
+    sa.Column("category", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("colour", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("size", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("qty", sa.Integer, nullable=False),
+    sa.Column("unit_price_cents", sa.BigInteger, nullable=False),
+    sa.Column("returned_qty", sa.Integer, nullable=False, server_default="0"),
+)

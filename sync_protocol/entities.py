@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from sync_protocol.messages import ReferenceItem
+from sync_protocol.orders import OrderState
 from sync_protocol.stock import StockLevel, StockMoveState, TransferState
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
@@ -24,6 +25,7 @@ ENTITY_TYPES: dict[str, type[msgspec.Struct]] = {
     "stock": StockLevel,
     "stock_move": StockMoveState,
     "transfer": TransferState,
+    "order": OrderState,
 }
 
 _encoder = msgspec.msgpack.Encoder()
