@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``hq`` and its subcommands to the ``storedesk`` parser."""
     hq = sub.add_parser("hq", help="HQ: serve, enroll stores, initialise the database")
     actions = hq.add_subparsers(
-        dest="action", required=True, metavar="{serve,enroll-store,init-db,import-products,rules}"
+        dest="action", required=True, metavar="{serve,enroll-store,init-db,import-products,import-orders,rules}"
     )
     db_help = f"SQLite file path or SQLAlchemy URL (postgresql+psycopg://...); env {DB_ENV}; default {DEFAULT_DB}"
 
@@ -70,6 +70,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     products.add_argument("file", help="CSV with product_code,name_zh,colour,size (+ name_en,category,price,...)")
     products.add_argument("--db", help=db_help)
     products.set_defaults(func=_run(_import_products))
+
+    orders = actions.add_parser(
+        "import-orders", help="add orders (online orders, store sales) from a CSV file (UTF-8), one row per line"
+    )
+    orders.add_argument(
+        "file", help="CSV with order_no,channel,store,customer_phone,customer_name,paid_at,sku,qty,unit_price"
+    )
+    orders.add_argument("--db", help=db_help)
+    orders.set_defaults(func=_run(_import_orders))
 
     rules = actions.add_parser("rules", help="export or import the routing rules (JSON file)")
     rules_actions = rules.add_subparsers(dest="rules_action", required=True, metavar="{export,import}")
@@ -140,6 +149,26 @@ def _import_products(args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(f"已导入 {done.products} 个商品、{done.skus} 个 SKU（其中 {done.changed} 个商品有变化）")
+    return 0
+
+
+def _import_orders(args: argparse.Namespace) -> int:
+    from hq_server import orders
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HqError("file_unreadable", detail=f"{args.file}: {exc}") from exc
+    items = orders.parse_csv(text)
+    db, clock = open_hq(_db(args))
+    try:
+        done = orders.import_orders(db, clock, items, clock.wall())
+    finally:
+        db.close()
+    print(
+        f"已读取 {done.orders} 个订单、{done.lines} 行明细：新建 {done.created} 个，"
+        f"已存在 {done.already_present} 个（内容相同，未改动）"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from hq_server.errors import InvalidInput
 from hq_server.products import Product
 from hq_server.queries import TicketView
+from hq_server.validation import iso_ms
 from sync_protocol.tickets import CommentState, HistoryEntry
 
 TIME_FIELDS = ("first_response_due", "resolution_due")
@@ -30,16 +31,10 @@ def parse_time(field: str, value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidInput("invalid_time", field=field) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return int(moment.timestamp() * 1000)
+        parsed = iso_ms(value, naive_as_utc=True)
+        if parsed is None:
+            raise InvalidInput("invalid_time", field=field)
+        return parsed
     raise InvalidInput("invalid_time", field=field)
 
 

@@ -1,9 +1,11 @@
 """Turning msgspec's validation errors into :class:`~sync_protocol.errors.InvalidField` errors
-that name the value at fault by its path in the document (``rules[2].then.department``)."""
+that name the value at fault by its path in the document (``rules[2].then.department``); reading
+the times staff send as ISO 8601 text."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -31,3 +33,23 @@ def field_error(exc: msgspec.ValidationError, *, root: str) -> InvalidField:
     if named["what"] == "missing required":
         return InvalidField(field, f"{field} is required", code="required")
     return InvalidField(field, f"unknown field {field}", code="unknown_field", name=named["name"])
+
+
+def iso_ms(text: str, *, naive_as_utc: bool) -> int | None:
+    """Ms since the epoch of an ISO 8601 time (``Z`` for UTC); None when it cannot be read, or
+    when it has no offset and ``naive_as_utc`` is false (a time HQ will not guess the zone of)."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        if not naive_as_utc:
+            return None
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

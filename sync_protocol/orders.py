@@ -110,3 +110,18 @@ def check_line_numbers(lines: list[OrderLine]) -> None:
             raise InvalidField(f"{where}.unit_price", "the price is out of range", code="invalid_price")
         if not 0 <= line.returned_qty <= line.qty:
             raise InvalidField(f"{where}.returned_qty", "returned_qty is out of range", code="invalid_qty")
+
+
+class FoundOrder(msgspec.Struct, kw_only=True):
+    """An order as a lookup shows it: with its selling store's code and name (empty online)."""
+
+    order: OrderState
+    store_code: str = ""
+    store_name: str = ""
+
+
+class OrderLookup(msgspec.Struct, kw_only=True):
+    """HQ's answer to a store's live order lookup (``GET /sync/v1/orders``): newest paid first."""
+
+    orders: list[FoundOrder]
+    server_time: int

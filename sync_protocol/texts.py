@@ -283,6 +283,64 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "退货和换货不能都关闭",
         "en": "refunds and exchanges cannot both be turned off",
     },
+    # Orders (hq_server.orders): store sales and online orders at HQ.
+    "invalid_order_number": {
+        "zh": "订单号只能包含字母、数字、_、. 和 -，须以字母或数字开头，最长 64 个字符",
+        "en": "an order number may hold only letters, digits, '_', '.' and '-', begin with a letter or digit,"
+        " and have at most 64 characters",
+    },
+    "invalid_phone": {"zh": "{field}不是有效的电话号码", "en": "{field} is not a phone number"},
+    "invalid_channel": {
+        "zh": "渠道 {value} 无效，应为以下之一：{choices}",
+        "en": "channel {value} is not valid; it must be one of: {choices}",
+    },
+    "invalid_paid_at": {
+        "zh": "付款时间应为带时区的 ISO 8601 时间（如 2025-01-31T18:00:00+08:00）或毫秒时间戳，且不早于 2000 年",
+        "en": "the paid time must be an ISO 8601 time with an offset (such as 2025-01-31T18:00:00+08:00)"
+        " or ms since the epoch, not before 2000",
+    },
+    "paid_at_in_future": {
+        "zh": "付款时间 {value} 晚于当前时间",
+        "en": "the paid time {value} is in the future",
+    },
+    "invalid_order_qty": {
+        "zh": "数量必须是 1 到 {limit} 之间的整数",
+        "en": "the quantity must be a whole number from 1 to {limit}",
+    },
+    "invalid_unit_price": {
+        "zh": "单价必须是 0 到 {limit} 元之间的金额，最多两位小数",
+        "en": "the unit price must be an amount from 0 to {limit} yuan with at most 2 decimals",
+    },
+    "invalid_amount": {
+        "zh": "{field}必须是不小于 0 的金额（元），最多两位小数",
+        "en": "{field} must be an amount of at least 0 (yuan) with at most 2 decimals",
+    },
+    "too_many_order_lines": {
+        "zh": "一个订单最多 {limit} 行明细",
+        "en": "an order has at most {limit} lines",
+    },
+    "order_total_mismatch": {
+        "zh": "订单合计 {total} 元与明细金额之和 {sum} 元不符",
+        "en": "the order total {total} does not equal the sum of its lines, {sum}",
+    },
+    "order_conflict": {
+        "zh": "订单 {number} 已存在，且内容与本次提交的不同",
+        "en": "order {number} already exists with other content",
+    },
+    "order_not_found": {"zh": "找不到订单 {value}", "en": "no order {value}"},
+    "order_lookup_key": {
+        "zh": "请按电话号码（phone）或订单号（number）查询，二者只填一项",
+        "en": "look orders up by phone or by number: give exactly one of them",
+    },
+    # Order import (CSV): {detail_zh} / {detail_en} is the rule the cell breaks, already rendered.
+    "csv_order_value": {
+        "zh": "第 {line} 行 {column} 列：{detail_zh}",
+        "en": "line {line}, column {column}: {detail_en}",
+    },
+    "csv_order_mismatch": {
+        "zh": "{field}与本订单第 {first_line} 行的不同（同一订单号的各行须一致，或留空）",
+        "en": "{field} differs from line {first_line} of the same order (repeat it or leave it empty)",
+    },
 }
 
 #: People-facing names of fields, for the ``{field}`` of the texts above: field -> (zh, en).
@@ -348,6 +406,12 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "allow_refund": ("允许退货", "refunds offered"),
     "allow_exchange": ("允许换货", "exchanges offered"),
     "tz": ("时区", "time zone"),
+    "order_no": ("订单号", "order number"),
+    "channel": ("渠道", "channel"),
+    "paid_at": ("付款时间", "paid time"),
+    "unit_price": ("单价", "unit price"),
+    "total": ("合计金额", "total"),
+    "lines": ("订单明细", "order lines"),
 }
 
 
