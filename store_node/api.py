@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from store_node import stock_actions, stock_views, ticket_actions, views
-from store_node.errors import InvalidInput, NotFound, PermanentSyncError, StoreNodeError, SyncError
+from store_node import apply, order_views, stock_actions, stock_views, ticket_actions, views
+from store_node.errors import InvalidInput, InvalidLookup, NotFound, PermanentSyncError, StoreNodeError, SyncError
 from store_node.node import Node
 from sync_protocol import i18n
+from sync_protocol.errors import InvalidField
+from sync_protocol.orders import OrderLookup, check_order_number, check_phone
 from sync_protocol.stock import TRANSFER_ACTIONS, TRANSFER_STATUS_LABELS
 from sync_protocol.texts import DEFAULT_LANG
 
@@ -193,6 +196,71 @@ async def stock_lookup(request: Request) -> Response:
     return JSONResponse(stock_views.lookup_snapshot(node, code, lang))
 
 
+def _order_keys(request: Request) -> tuple[str | None, str | None]:
+    """``(phone, number)`` of an order lookup: exactly one, checked (the phone normalized)."""
+    phone = request.query_params.get("phone", "").strip()
+    number = request.query_params.get("number", "").strip()
+    if bool(phone) == bool(number):
+        raise InvalidLookup(
+            "give exactly one of phone and number", code="order_lookup_key", field="number" if phone else "phone"
+        )
+    try:
+        if phone:
+            return check_phone(phone, "phone"), None
+        return None, check_order_number(number, "number")
+    except InvalidField as exc:
+        raise InvalidLookup(exc.message, code=exc.code, field=exc.field, **exc.params) from exc
+
+
+async def _live_orders(request: Request, *, phone: str | None, number: str | None) -> OrderLookup | None:
+    """HQ's live order lookup, kept in the replica for offline lookups; None when HQ cannot
+    answer now (offline, slow, failing, refusing)."""
+    node = node_of(request)
+    sync = getattr(request.app.state, "sync", None)
+    if sync is None or not node.enrolled:
+        return None
+    try:
+        found: OrderLookup = await sync.lookup_orders(phone=phone, number=number)
+    except SyncError as exc:
+        log.info("live order lookup failed (%s): answering from the replica", exc.message)
+        return None
+    try:
+        apply.keep_looked_up_orders(node, found)
+    except sqlite3.Error:  # the clerk still sees HQ's answer
+        log.exception("could not keep the orders of a live lookup")
+    return found
+
+
+async def lookup_orders(request: Request) -> Response:
+    """Orders by the customer's phone or the order number (exactly one), newest paid first:
+    HQ's live answer (every store and channel), or the replica's (own and lately looked-up
+    orders) when HQ cannot answer now."""
+    node = node_of(request)
+    phone, number = _order_keys(request)
+    lang = lang_of(request)
+    found = await _live_orders(request, phone=phone, number=number)
+    if found is not None:
+        return JSONResponse(order_views.lookup_live(node, found, lang))
+    return JSONResponse(order_views.lookup_local(node, phone=phone, number=number, lang=lang))
+
+
+async def get_order(request: Request) -> Response:
+    """One order by number, with the customer's whole phone: HQ's, else the replica's copy."""
+    node = node_of(request)
+    lang = lang_of(request)
+    try:
+        number = check_order_number(request.path_params["number"], "number")
+    except InvalidField as exc:
+        raise InvalidLookup(exc.message, code=exc.code, field=exc.field, **exc.params) from exc
+    found = await _live_orders(request, phone=None, number=number)
+    if found is not None and found.orders:
+        return JSONResponse(order_views.live_order(node, found.orders[0], found.server_time, lang))
+    local = order_views.local_order(node, number, lang)
+    if local is None:
+        raise NotFound(f"no order {number}", code="order_not_found", value=number)
+    return JSONResponse(local)
+
+
 async def list_transfers(request: Request) -> Response:
     node = node_of(request)
     result = stock_views.list_transfers(
@@ -251,6 +319,8 @@ routes = [
     Route("/api/v1/stock", own_stock, methods=["GET"]),
     Route("/api/v1/stock/moves", record_moves, methods=["POST"]),
     Route("/api/v1/stock/lookup", stock_lookup, methods=["GET"]),
+    Route("/api/v1/orders", lookup_orders, methods=["GET"]),
+    Route("/api/v1/orders/{number}", get_order, methods=["GET"]),
     Route("/api/v1/transfers", list_transfers, methods=["GET"]),
     Route("/api/v1/transfers", request_transfer, methods=["POST"]),
     Route("/api/v1/transfers/{key}", get_transfer, methods=["GET"]),

@@ -20,6 +20,7 @@ from store_node.replica import in_chunks
 from store_node.stock_actions import MoveRow, decode_transfer, encode_transfer
 from sync_protocol.entities import decode_entity
 from sync_protocol.messages import Change, OpResult, ReferenceItem
+from sync_protocol.orders import FoundOrder, OrderLookup, OrderState
 from sync_protocol.stock import StockLevel, StockMoveState, TransferEvent, TransferState, transfer_number
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
@@ -89,6 +90,7 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
     levels: dict[tuple[str, str], StockLevel] = {}
     moves: dict[str, StockMoveState] = {}
     transfers: dict[str, TransferState] = {}
+    orders: dict[str, OrderState] = {}
     if changes:
         node.observe(max(change.hlc for change in changes))
     for change in changes:
@@ -114,6 +116,8 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
             moves[state.id] = state
         elif isinstance(state, TransferState):
             transfers[state.id] = state
+        elif isinstance(state, OrderState):
+            orders[state.id] = state
     if tickets:
         _upsert_tickets(conn, list(tickets.values()), gen)
     if comments:
@@ -133,6 +137,8 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
         _apply_moves(node, conn, list(moves.values()), gen)
     if transfers:
         _upsert_transfers(node, conn, list(transfers.values()), gen)
+    if orders:  # after the references: a store in the same page names its orders
+        _upsert_own_orders(node, conn, list(orders.values()), gen)
 
 
 # -- stock and transfers ---------------------------------------------------------------------------
@@ -303,6 +309,105 @@ def _refuse_request(conn: sqlite3.Connection, transfer_id: str, result: OpResult
     return 1
 
 
+# -- orders ------------------------------------------------------------------------------------------
+
+#: Most orders kept from live lookups; beyond it the longest unseen go. The store's own orders
+#: (published to it by HQ) are never dropped for room.
+MAX_LOOKED_UP_ORDERS = 500
+_ORDER_COLUMNS = (
+    "id",
+    "number",
+    "channel",
+    "store_id",
+    "store_code",
+    "store_name",
+    "customer_phone",
+    "customer_name",
+    "paid_at",
+    "total_cents",
+    "data",
+    "hlc",
+)
+#: HQ's later version wins (a pulled page fetched before a live lookup may be applied after it);
+#: the selling store's code and name (known from wherever they came) are never blanked.
+_NEWER = "excluded.hlc >= orders.hlc"
+_ORDER_SETS = ", ".join(
+    f"{c} = CASE WHEN excluded.{c} != '' AND ({_NEWER} OR orders.{c} = '') THEN excluded.{c} ELSE orders.{c} END"
+    if c in ("store_code", "store_name")
+    else f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE orders.{c} END"
+    for c in _ORDER_COLUMNS[1:]
+)
+_INSERT_ORDER = (
+    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}, source, seen_at, gen)"
+    f" VALUES ({', '.join('?' for _ in _ORDER_COLUMNS)}, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET {_ORDER_SETS},"
+    " seen_at = excluded.seen_at"
+)
+#: A pulled order is the store's own (also one it had looked up before) and vouched for by this gen.
+_UPSERT_OWN_ORDER = _INSERT_ORDER + ", source = 'own', gen = excluded.gen"
+#: A looked-up order refreshes an own one without changing what it is (nor its gen: a lookup does
+#: not say HQ still publishes it to this store).
+_UPSERT_LOOKED_UP_ORDER = _INSERT_ORDER
+
+
+def _order_row(found: FoundOrder, source: str, seen_at: int, gen: int) -> tuple[Any, ...]:
+    o = found.order
+    return (
+        o.id,
+        o.number,
+        o.channel,
+        o.store_id,
+        found.store_code,
+        found.store_name,
+        o.customer_phone,
+        o.customer_name,
+        o.paid_at,
+        o.total_cents,
+        _json.encode(o).decode(),
+        o.hlc,
+        source,
+        seen_at,
+        gen,
+    )
+
+
+def _put_orders(conn: sqlite3.Connection, found: list[FoundOrder], source: str, seen_at: int, gen: int) -> None:
+    """Upsert ``found``; HQ's number wins over a stale row of another id holding it."""
+    conn.executemany("DELETE FROM orders WHERE number = ? AND id != ?", [(f.order.number, f.order.id) for f in found])
+    sql = _UPSERT_OWN_ORDER if source == "own" else _UPSERT_LOOKED_UP_ORDER
+    conn.executemany(sql, [_order_row(f, source, seen_at, gen) for f in found])
+
+
+def _upsert_own_orders(node: Node, conn: sqlite3.Connection, states: list[OrderState], gen: int) -> None:
+    """HQ's orders of this store (published to it), named with the synced store rows."""
+    ident = (node.replica.get("store_id"), node.replica.get("store_code"), node.replica.get("store_name"))
+    names: dict[str, tuple[str, str]] = {ident[0]: (ident[1], ident[2])} if ident[0] else {}
+    ids = sorted({s.store_id for s in states if s.store_id})
+    for chunk, marks in in_chunks(ids):
+        for r in conn.execute(
+            f"SELECT id, code, name_zh FROM reference WHERE entity = 'store' AND id IN ({marks})", chunk
+        ):
+            names[r[0]] = (r[1], r[2])
+    found = []
+    for state in states:
+        code, name = names.get(state.store_id, ("", ""))
+        found.append(FoundOrder(order=state, store_code=code, store_name=name))
+    _put_orders(conn, found, "own", node.wall_ms(), gen)
+
+
+def keep_looked_up_orders(node: Node, answer: OrderLookup) -> None:
+    """Keep the orders of HQ's live lookup for offline lookups (an own order stays own), then drop
+    the longest unseen looked-up orders beyond :data:`MAX_LOOKED_UP_ORDERS`."""
+    if not answer.orders:
+        return
+    with node.replica.tx() as conn:
+        _put_orders(conn, answer.orders, "lookup", node.wall_ms(), node.replica.get_int("gen"))
+        conn.execute(
+            "DELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE source = 'lookup'"
+            " ORDER BY seen_at DESC, id DESC LIMIT -1 OFFSET ?)",
+            (MAX_LOOKED_UP_ORDERS,),
+        )
+
+
 def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: int) -> None:
     _move_aside_numbers(conn, "tickets", states)
     held = outbox.pending_fields(conn, (s.id for s in states))
@@ -406,6 +511,9 @@ def finish_reset(node: Node, conn: sqlite3.Connection) -> int:
     stale_moves = [r[0] for r in conn.execute("SELECT id FROM stock_moves WHERE gen < ?", (gen,)) if r[0] not in keep]
     removed += stock_actions.delete_moves(conn, stale_moves)
     removed += conn.execute("DELETE FROM stock_levels WHERE gen < ?", (gen,)).rowcount
+    # Own orders HQ no longer publishes to this store go; looked-up ones were never in the pull
+    # (they stay until the room for them runs out).
+    removed += conn.execute("DELETE FROM orders WHERE source = 'own' AND gen < ?", (gen,)).rowcount
     node.replica.set(resetting=0)
     return removed
 

@@ -2,6 +2,7 @@
 
 StoreNodeError                base; ``code``, ``status`` (HTTP), optional ``field``, text ``params``
 ├── InvalidInput              the clerk's input breaks a rule (400)
+│   └── InvalidLookup         a lookup key missing or malformed (422, as HQ's own lookups answer)
 ├── NotFound                  no such ticket or path (404)
 ├── MethodNotAllowed          a path that exists, with another method (405)
 ├── NotEnrolled               the node has never reached HQ, so it has no identity yet (503)
@@ -32,6 +33,10 @@ class StoreNodeError(Exception):
 class InvalidInput(StoreNodeError):
     code = "invalid_input"
     status = 400
+
+
+class InvalidLookup(InvalidInput):
+    status = 422
 
 
 class NotFound(StoreNodeError):

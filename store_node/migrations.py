@@ -178,6 +178,31 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             WHERE p.entity = 'product' AND json_extract(s.value, '$.code') IS NOT NULL
         """,
     ),
+    (
+        5,
+        "orders",
+        """
+        CREATE TABLE orders (
+            id TEXT PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            channel TEXT NOT NULL,
+            store_id TEXT NOT NULL DEFAULT '',
+            store_code TEXT NOT NULL DEFAULT '',
+            store_name TEXT NOT NULL DEFAULT '',
+            customer_phone TEXT NOT NULL DEFAULT '',
+            customer_name TEXT NOT NULL DEFAULT '',
+            paid_at INTEGER NOT NULL,
+            total_cents INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            hlc TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT 'own',
+            seen_at INTEGER NOT NULL DEFAULT 0,
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX orders_phone ON orders(customer_phone, paid_at);
+        CREATE INDEX orders_seen ON orders(source, seen_at)
+        """,
+    ),
 ]
 
 

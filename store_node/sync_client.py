@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 import msgspec
@@ -34,11 +35,13 @@ from sync_protocol.messages import (
     push_response_decoder,
     wait_response_decoder,
 )
+from sync_protocol.orders import OrderLookup
 from sync_protocol.stock import StockLookup
 from sync_protocol.texts import DEFAULT_LANG, text
 from sync_protocol.version import MAX_PUSH_BYTES, MAX_PUSH_OPS, MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 log = logging.getLogger("storedesk.sync")
+T = TypeVar("T")
 
 #: Ops per push: HQ's limit, so its per-batch costs (commit, round trip) are spread widest.
 PUSH_BATCH = MAX_PUSH_OPS
@@ -53,10 +56,11 @@ BACKOFF_MAX_S = 30.0
 UPGRADE_RETRY_S = 300.0
 RETENTION_MS = 7 * 24 * 3600 * 1000
 PRUNE_EVERY_S = 3600.0
-#: A clerk waits for the live stock lookup this long before the snapshot answers instead.
+#: A clerk waits for a live lookup (stock, orders) this long before the replica answers instead.
 LOOKUP_TIMEOUT_S = 3.0
 
 _stock_lookup_decoder = msgspec.msgpack.Decoder(StockLookup)
+_order_lookup_decoder = msgspec.msgpack.Decoder(OrderLookup)
 
 
 class SyncClient:
@@ -160,15 +164,30 @@ class SyncClient:
         answers 5xx or something unreadable, and :class:`PermanentSyncError` when HQ refuses
         (code ``product_not_found`` for a product HQ does not know).
         """
-        response = await self._request(
-            "GET", "/sync/v1/stock", params={"product": product_code}, timeout=LOOKUP_TIMEOUT_S
-        )
+        return await self._lookup("/sync/v1/stock", {"product": product_code}, _stock_lookup_decoder, "stock")
+
+    async def lookup_orders(self, *, phone: str | None = None, number: str | None = None) -> OrderLookup:
+        """HQ's live answer: the orders of every store and channel with the customer's ``phone``
+        or the order ``number`` (exactly one), newest paid first, each with its selling store.
+
+        Raises like :meth:`lookup_stock` (:class:`TransientSyncError` when HQ cannot answer in
+        :data:`LOOKUP_TIMEOUT_S`; :class:`PermanentSyncError` when it refuses, code
+        ``order_lookup_key``, ``invalid_phone`` or ``invalid_order_number`` for a bad key).
+        """
+        if (phone is None) == (number is None):
+            raise ValueError("lookup_orders needs exactly one of phone and number")
+        params = {"phone": phone} if phone is not None else {"number": str(number)}
+        return await self._lookup("/sync/v1/orders", params, _order_lookup_decoder, "order")
+
+    async def _lookup(self, path: str, params: dict[str, str], decoder: msgspec.msgpack.Decoder[T], what: str) -> T:
+        """A live question to HQ with a short timeout, its answer decoded (see the callers)."""
+        response = await self._request("GET", path, params=params, timeout=LOOKUP_TIMEOUT_S)
         if response.status_code != 200:
-            raise TransientSyncError(f"HQ answered {response.status_code} to a stock lookup", code="http_error")
+            raise TransientSyncError(f"HQ answered {response.status_code} to a {what} lookup", code="http_error")
         try:
-            return _stock_lookup_decoder.decode(response.content)
+            return decoder.decode(response.content)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise TransientSyncError(f"HQ's stock lookup could not be read: {exc}", code="malformed_answer") from exc
+            raise TransientSyncError(f"HQ's {what} lookup could not be read: {exc}", code="malformed_answer") from exc
 
     async def push_all(self) -> int:
         """Push pending ops in seq order until none are left. Returns how many were answered.
