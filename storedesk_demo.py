@@ -277,6 +277,7 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) ->
     _share_one(hq, made)
     _answer_one_survey(hq, db)
     _stock_and_transfers(hq, store_urls)
+    _orders(hq)
     hq.close()
     _escalate_one(db, made[0]["id"])
 
@@ -329,6 +330,34 @@ def _stock_and_transfers(hq: httpx.Client, store_urls: dict[str, str]) -> None:
             if stop_after == "receive":
                 _wait(lambda t=transfer: shop.get(f"/api/v1/transfers/{t['id']}").json()["status"] == "shipped")
                 shop.post(f"/api/v1/transfers/{transfer['id']}/receive", json={"actor": "店员 小王"}).raise_for_status()
+
+
+#: A customer who bought in two stores and online: (number, channel, store, days ago, lines).
+DEMO_PHONE = "13800138000"
+ORDERS: list[tuple[str, str, str | None, int, list[tuple[str, int, str]]]] = [
+    ("SH001-S20261118-0007", "store", "SH001", 2, [("JN-2041-深蓝-28", 1, "309.00"), ("TS-2041-白-M", 2, "89.00")]),
+    ("HZ001-S20261110-0031", "store", "HZ001", 8, [("DR-2042-白-S", 1, "479.00")]),
+    ("TM2026102600019", "tmall", None, 30, [("KN-2041-燕麦-M", 1, "409.00")]),
+]
+
+
+def _orders(hq: httpx.Client) -> None:
+    """Orders of one customer (phone 13800138000) from two stores and Tmall, paid 2, 8 and 30 days
+    ago: any store finds them by the phone number."""
+    now = time.time()
+    for number, channel, store, days_ago, lines in ORDERS:
+        paid = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - days_ago * 86_400))
+        body: dict[str, Any] = {
+            "number": number,
+            "channel": channel,
+            "customer_phone": DEMO_PHONE,
+            "customer_name": "李女士",
+            "paid_at": paid,
+            "lines": [{"sku": sku, "qty": qty, "unit_price": price} for sku, qty, price in lines],
+        }
+        if store is not None:
+            body["store"] = store
+        hq.post("/api/v1/orders", json=body).raise_for_status()
 
 
 def _hq_available(hq: httpx.Client, sku: str, store_code: str) -> int:
@@ -491,6 +520,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  HQ OpenAPI    {hq_url}/openapi.json")
         for store in STORES:
             print(f"  {store['code']} {store['name']:<10} {store_urls[store['code']]}/")
+        print(f"\n  a customer's orders (two stores and Tmall): GET /api/v1/orders?phone={DEMO_PHONE} at any store")
         print(f"\n  data and logs: {data}\n  Ctrl-C stops everything.\n", flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
