@@ -205,3 +205,11 @@ def on_hand_matches_moves(node: Node) -> bool:
         for r in node.replica.query("SELECT sku, sum(qty) FROM stock_moves GROUP BY sku HAVING sum(qty) != 0")
     }
     return kept == summed
+
+
+def error_of(response: Any, status: int) -> dict[str, Any]:
+    """The error envelope of a local API answer that must have ``status``, with a code and a text."""
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] and error["message"]
+    return error

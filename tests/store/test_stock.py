@@ -31,6 +31,7 @@ from tests.store.helpers import (
     SKU_L,
     SKU_M,
     Store,
+    error_of,
     fake_hello,
     hq_levels,
     import_catalogue,
@@ -362,13 +363,6 @@ def api(data_dir: Path) -> Iterator[TestClient]:
     give_catalogue(app.state.node)
     with TestClient(app) as client:
         yield client
-
-
-def error_of(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] and error["message"]
-    return error
 
 
 def test_a_move_through_the_api_answers_the_new_on_hand(api: TestClient) -> None:

@@ -25,6 +25,7 @@ from tests.store.conftest import StoreFactory
 from tests.store.helpers import (
     SKU_M,
     Store,
+    error_of,
     fake_hello,
     hq_levels,
     import_catalogue,
@@ -308,13 +309,6 @@ def api(data_dir: Path) -> Iterator[TestClient]:
         apply.apply_changes(node, conn, [_transfer_change(state)])
     with TestClient(app) as client:
         yield client
-
-
-def error_of(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] and error["message"]
-    return error
 
 
 def test_transfer_steps_through_the_api_refuse_bad_input_naming_the_field(api: TestClient) -> None:
