@@ -8,6 +8,8 @@ import msgspec
 
 from sync_protocol.messages import ReferenceItem
 from sync_protocol.orders import OrderState
+from sync_protocol.return_policy import ReturnPolicy
+from sync_protocol.returns import ReturnState
 from sync_protocol.stock import StockLevel, StockMoveState, TransferState
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
@@ -26,6 +28,8 @@ ENTITY_TYPES: dict[str, type[msgspec.Struct]] = {
     "stock_move": StockMoveState,
     "transfer": TransferState,
     "order": OrderState,
+    "return": ReturnState,
+    "return_policy": ReturnPolicy,
 }
 
 _encoder = msgspec.msgpack.Encoder()

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Union
 import msgspec
 
 from sync_protocol.errors import UnknownOpKind
+from sync_protocol.orders import MAX_LINE_QTY, MAX_UNIT_PRICE_CENTS
+from sync_protocol.orders import MAX_LINES as MAX_ORDER_LINES
 from sync_protocol.version import (
     MAX_ENTITY_ID_LENGTH,
     MAX_EPOCH_MS,
@@ -124,7 +126,51 @@ class TransferStep(msgspec.Struct, tag_field="kind", tag="transfer.step", kw_onl
     at: EpochMs
 
 
-Payload = Union[TicketCreate, TicketSet, TicketComment, TicketStatus, StockMove, TransferRequest, TransferStep]
+class ReturnLineInput(msgspec.Struct, kw_only=True):
+    """A line of the order brought back: how many units, whether unworn, and the id of the
+    movement that takes them back into the returning store's stock."""
+
+    line_no: Annotated[int, msgspec.Meta(ge=1, le=MAX_ORDER_LINES)]
+    qty: Annotated[int, msgspec.Meta(ge=1, le=MAX_LINE_QTY)]
+    unworn: bool = True
+    move_id: Id
+
+
+class ExchangeInput(msgspec.Struct, kw_only=True):
+    """An item an exchange hands out, sold at ``unit_price_cents``; ``move_id`` names its sale."""
+
+    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    qty: Annotated[int, msgspec.Meta(ge=1, le=MAX_LINE_QTY)]
+    unit_price_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_UNIT_PRICE_CENTS)]
+    move_id: Id
+
+
+class ReturnCreate(msgspec.Struct, tag_field="kind", tag="return.create", kw_only=True):
+    """A return or exchange taken in at a store (see :mod:`sync_protocol.returns`). HQ decides it:
+    the policy, and no line returned beyond what was bought across all stores."""
+
+    return_id: Id
+    number: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    order_id: Id
+    order_number: str = ""
+    #: ``refund`` or ``exchange`` (``kind`` is the op's tag).
+    return_kind: str
+    #: One of :data:`sync_protocol.return_policy.REASONS`.
+    reason: str
+    lines: Annotated[list[ReturnLineInput], msgspec.Meta(max_length=MAX_ORDER_LINES)]
+    exchange: Annotated[list[ExchangeInput], msgspec.Meta(max_length=MAX_ORDER_LINES)] = []
+    #: How the refund is paid: one of :data:`sync_protocol.returns.REFUND_METHODS`.
+    method: str = "original"
+    photos: list[str] = []
+    note: str = ""
+    actor: str = ""
+    at: EpochMs
+    counter: Count = 0
+
+
+Payload = Union[
+    TicketCreate, TicketSet, TicketComment, TicketStatus, StockMove, TransferRequest, TransferStep, ReturnCreate
+]
 
 #: Every op kind this version knows.
 KINDS: frozenset[str] = frozenset(
@@ -136,6 +182,7 @@ KINDS: frozenset[str] = frozenset(
         "stock.move",
         "transfer.request",
         "transfer.step",
+        "return.create",
     }
 )
 

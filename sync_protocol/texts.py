@@ -332,6 +332,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "请按电话号码（phone）或订单号（number）查询，二者只填一项",
         "en": "look orders up by phone or by number: give exactly one of them",
     },
+    # Returns taken in at a store and decided at HQ (sync_protocol.returns).
+    "unknown_order": {"zh": "总部找不到订单 {value}", "en": "HQ does not know order {value}"},
+    "duplicate_line": {"zh": "同一订单行选了两次", "en": "the same order line is picked twice"},
+    "unknown_order_line": {"zh": "订单中没有第 {value} 行", "en": "the order has no line {value}"},
+    "exchange_items_required": {
+        "zh": "换货须填写换出的商品",
+        "en": "an exchange needs the items handed out",
+    },
+    "exchange_items_not_allowed": {
+        "zh": "只有换货才能换出商品",
+        "en": "only an exchange hands out items",
+    },
+    "invalid_photo": {"zh": "{field}为空或过长", "en": "{field} is blank or too long"},
+    "photos_required": {
+        "zh": "质量问题退换须拍照上传（至少 1 张）",
+        "en": "a quality return needs at least one photo",
+    },
+    "over_return": {
+        "zh": "订单 {order} 第 {line_no} 行（{sku}）共购买 {bought} 件，已退 {returned} 件{where}，"
+        "最多还可退 {left} 件，本次退 {asked} 件超出可退数量",
+        "en": "order {order} line {line_no} ({sku}): {bought} bought, {returned} already returned{where};"
+        " at most {left} can still be returned, not {asked}",
+    },
+    "over_return_where": {"zh": "（{date} 在{store}，退货单 {number}）", "en": " ({date} at {store}, return {number})"},
+    "return_not_allowed": {
+        "zh": "第 {line_no} 行 {sku}：{explanation}",
+        "en": "line {line_no} {sku}: {explanation}",
+    },
+    "return_not_found": {"zh": "找不到退货单 {value}", "en": "no return {value}"},
     # Order import (CSV): {detail_zh} / {detail_en} is the rule the cell breaks, already rendered.
     "csv_order_value": {
         "zh": "第 {line} 行 {column} 列：{detail_zh}",
@@ -412,6 +441,13 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "unit_price": ("单价", "unit price"),
     "total": ("合计金额", "total"),
     "lines": ("订单明细", "order lines"),
+    "kind": ("退换类型", "kind"),
+    "method": ("退款方式", "refund method"),
+    "photos": ("照片", "photos"),
+    "exchange": ("换出商品", "items handed out"),
+    "line_no": ("订单行", "order line"),
+    "unworn": ("未穿着", "unworn"),
+    "order": ("订单", "order"),
 }
 
 
