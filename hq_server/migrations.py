@@ -29,7 +29,7 @@ from hq_server.db import Database
 from hq_server.schema import JsonText, meta, metadata, schema_migrations
 from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import OpResult
-from sync_protocol.tickets import DEFAULT_TICKET_TYPES, STOCK_TICKET_TYPES
+from sync_protocol.tickets import DEFAULT_TICKET_TYPES, RETURN_TICKET_TYPES, STOCK_TICKET_TYPES
 from sync_protocol.version import MAX_HLC_LENGTH, MAX_ID_LENGTH
 
 MigrationFn = Callable[[Connection, HybridClock], None]
@@ -285,6 +285,16 @@ def _orders(conn: Connection, clock: HybridClock) -> None:
     _create(conn, "orders", "order_lines")
 
 
+def _returns(conn: Connection, clock: HybridClock) -> None:
+    """Returns with their lines; the refund and return exception ticket types (finance)."""
+    _create(conn, "returns", "return_lines")
+    first = len(DEFAULT_TICKET_TYPES) + len(STOCK_TICKET_TYPES)
+    for sort, (code, (name_zh, name_en)) in enumerate(RETURN_TICKET_TYPES.items(), start=first):
+        reference.put_ticket_type(
+            conn, clock, code, name_zh, name_en, default_department=reference.DEFAULT_TYPE_DEPARTMENTS[code], sort=sort
+        )
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -297,6 +307,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (9, "intake_and_collaboration", _intake_and_collaboration),
     (10, "stock_and_transfers", _stock_and_transfers),
     (11, "orders", _orders),
+    (12, "returns", _returns),
 ]
 
 

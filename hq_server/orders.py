@@ -296,7 +296,7 @@ def _conflict(number: str) -> Conflict:
 # Writing.
 
 
-def _write(conn: Connection, clock: HybridClock, found: list[OrderState]) -> None:
+def insert_orders(conn: Connection, clock: HybridClock, found: list[OrderState]) -> None:
     """Insert new orders (ids and HLCs given here), and log the store orders to their stores."""
     if not found:
         return
@@ -364,11 +364,44 @@ def put_order(conn: Connection, clock: HybridClock, order: OrderInput, now_ms: i
         if _content(before) != _content(state):
             raise _conflict(state.number)
         return before, False
-    _write(conn, clock, [state])
+    insert_orders(conn, clock, [state])
     return state, True
 
 
+def record_returned(conn: Connection, clock: HybridClock, changed: Sequence[OrderState]) -> None:
+    """Write the returned units of each order in ``changed`` (its lines' ``returned_qty``), give
+    it a new HLC (a store keeps the newest copy of an order by HLC) and republish a store order
+    to its selling store."""
+    if not changed:
+        return
+    lc = order_lines.c
+    for order, hlc in zip(changed, clock.stamps(len(changed)), strict=True):
+        order.hlc = hlc
+        for line in order.lines:
+            conn.execute(
+                order_lines.update()
+                .where(lc.order_id == order.id, lc.line_no == line.line_no, lc.returned_qty != line.returned_qty)
+                .values(returned_qty=line.returned_qty)
+            )
+        conn.execute(orders.update().where(orders.c.id == order.id).values(hlc=hlc))
+    entries = [
+        changelog.Entry("order", o.id, o.store_id, None, encode_entity(o))
+        for o in changed
+        if o.channel == "store" and o.store_id
+    ]
+    changelog.append(conn, clock, entries)
+
+
 # Reading.
+
+
+def by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, FoundOrder]:
+    """Orders by id, with their lines and selling store."""
+    found: dict[str, FoundOrder] = {}
+    for chunk in bulk.id_chunks(ids):
+        for item in _select(conn, orders.c.id.in_(chunk), limit=None):
+            found[item.order.id] = item
+    return found
 
 
 def _by_numbers(conn: Connection, numbers: Iterable[str]) -> dict[str, OrderState]:
@@ -655,7 +688,7 @@ def import_orders(db: Database, clock: HybridClock, items: list[CsvOrder], now_m
                 created.append(state)
             else:
                 present += 1
-        _write(conn, clock, created)
+        insert_orders(conn, clock, created)
     return ImportSummary(
         orders=len(items),
         lines=sum(len(item.order.lines) for item in items),

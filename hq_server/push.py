@@ -36,10 +36,11 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Connection
 
-from hq_server import dispatch, nodes, reference, stock_alerts, stock_store, ticket_store
+from hq_server import dispatch, nodes, reference, return_store, return_tickets, stock_alerts, stock_store, ticket_store
 from hq_server.db import Database
 from hq_server.errors import BadRequest, Forbidden, PayloadTooLarge, SeqGap, SeqReused, UnsupportedProtocol
 from hq_server.nodes import Node
+from hq_server.return_rules import ReturnBatch, apply_return
 from hq_server.schema import comments, ticket_history
 from hq_server.stock_rules import StockBatch, apply_move, request_transfer, step_transfer
 from hq_server.ticket_rules import (
@@ -60,6 +61,7 @@ from sync_protocol.ops import (
     KINDS,
     Op,
     Payload,
+    ReturnCreate,
     StockMove,
     TicketComment,
     TicketCreate,
@@ -149,11 +151,13 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
             known_comment_ids=ticket_store.existing_ids(conn, comments, _ids(new, TicketComment)),
             known_event_ids=ticket_store.existing_ids(conn, ticket_history, _ids(new, TicketStatus)),
         )
-        stock = _load_stock(conn, node, new, prepared)
+        returns = return_store.load_batch(conn, _payloads(new, ReturnCreate), [node.store_id])
+        stock = _load_stock(conn, node, new, prepared, returns)
         results: list[OpResult] = []
         fresh: list[nodes.KeptResult] = []
         touched: dict[str, None] = {}
         touched_transfers: dict[str, None] = {}
+        touched_returns: dict[str, None] = {}
         retyped: list[str] = []
         counter = state.ticket_counter
         numbers = ticket_store.numbers_in_use(conn, _numbers(new))
@@ -169,7 +173,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                     sent = item.payload.number
                     item.payload, counter = _unique_number(item.payload, batch, numbers, node, counter)
                     renumbered = item.payload.number != sent
-                result = _apply(batch, stock, clock, node, item, lang)
+                result = _apply(batch, stock, returns, clock, node, item, lang)
                 results.append(result)
                 if result.code == UPGRADE_REQUIRED:
                     break
@@ -182,14 +186,19 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
                 touched[item.payload.ticket_id] = None
             elif stale and isinstance(item.payload, (TransferRequest, TransferStep)):
                 touched_transfers[item.payload.transfer_id] = None
+            elif isinstance(item.payload, ReturnCreate):  # the store's copy waits for HQ's decision
+                touched_returns[item.payload.return_id] = None
         alerts = stock_alerts.open_tickets(conn, clock, batch, stock, now_ms)
+        return_tickets.open_tickets(conn, clock, batch, returns, now_ms)
         dispatch.decide(conn, clock, batch, now_ms, touched=retyped)
         ticket_store.flush(conn, clock, batch)
         stock_store.flush(conn, clock, stock)
+        return_store.flush(conn, clock, returns)
         stock_alerts.record(conn, alerts)
         dispatch.after_flush(conn, batch, now_ms)
         nodes.store_results(conn, node.id, fresh, now_ms)
         nodes.record_sync(conn, node.id, high_water=high_water, ticket_counter=counter, now_ms=now_ms)
+        decided = _return_snapshots(conn, returns, touched_returns, node.store_id)
     return PushResponse(
         protocol=PROTOCOL_VERSION,
         high_water=high_water,
@@ -198,28 +207,40 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         entities=[
             *_snapshots(batch, touched, node.store_id),
             *_transfer_snapshots(stock, touched_transfers, node.store_id),
+            *decided,
         ],
         ticket_counter=counter,
     )
 
 
-def _load_stock(conn: Connection, node: Node, items: Sequence[_Prepared], sent: Sequence[_Prepared]) -> StockBatch:
-    """The stock state the batch's new stock and transfer ops (``items``) need, and the transfers
-    of every transfer op ``sent`` (a duplicate's answer carries its transfer's snapshot too);
-    nothing when there are none."""
+def _payloads(items: Sequence[_Prepared], kind: type[ReturnCreate]) -> list[ReturnCreate]:
+    return [i.payload for i in items if isinstance(i.payload, kind)]
+
+
+def _load_stock(
+    conn: Connection, node: Node, items: Sequence[_Prepared], sent: Sequence[_Prepared], returns: ReturnBatch
+) -> StockBatch:
+    """The stock state the batch's new stock, transfer and return ops (``items``) need, and the
+    transfers of every transfer op ``sent`` (a duplicate's answer carries its transfer's snapshot
+    too); nothing when there are none."""
     moves = [i.payload for i in items if isinstance(i.payload, StockMove)]
     requests = [i.payload for i in items if isinstance(i.payload, TransferRequest)]
     steps = [i.payload for i in items if isinstance(i.payload, TransferStep)]
+    taken_back = _payloads(items, ReturnCreate)
     resent = [i.payload.transfer_id for i in sent if isinstance(i.payload, (TransferRequest, TransferStep))]
-    if not moves and not requests and not steps and not resent:
+    if not moves and not requests and not steps and not resent and not taken_back:
         return StockBatch(levels={}, skus={}, stores={}, transfers={})
+    return_skus = [line.sku for order in returns.orders.values() for line in order.lines]
+    return_skus += [item.sku for p in taken_back for item in p.exchange]
+    return_moves = [line.move_id for p in taken_back for line in p.lines]
+    return_moves += [item.move_id for p in taken_back for item in p.exchange]
     return stock_store.load_batch(
         conn,
         stores_of=[node.store_id],
-        skus_of=[m.sku for m in moves],
+        skus_of=[*(m.sku for m in moves), *return_skus],
         sku_everywhere=[r.sku for r in requests],
         transfer_ids=resent,
-        move_ids=[*(m.move_id for m in moves), *(s.move_id for s in steps)],
+        move_ids=[*(m.move_id for m in moves), *(s.move_id for s in steps), *return_moves],
         transfer_numbers=[r.number for r in requests],
         store_keys=[node.store_id, *(r.source_store_id for r in requests)],
     )
@@ -259,7 +280,13 @@ def _ids(items: Sequence[_Prepared], kind: type[TicketComment] | type[TicketStat
 
 
 def _apply(
-    batch: TicketBatch, stock: StockBatch, clock: HybridClock, node: Node, item: _Prepared, lang: str
+    batch: TicketBatch,
+    stock: StockBatch,
+    returns: ReturnBatch,
+    clock: HybridClock,
+    node: Node,
+    item: _Prepared,
+    lang: str,
 ) -> OpResult:
     op = item.op
     if item.error is not None or item.payload is None or item.hlc is None:
@@ -288,6 +315,8 @@ def _apply(
             outcome = request_transfer(stock, p, store_id=node.store_id, hlc=hlc)
         case TransferStep() as p:
             outcome = step_transfer(stock, p, store_id=node.store_id, hlc=hlc, origin=node.id)
+        case ReturnCreate() as p:
+            outcome = apply_return(returns, stock, p, store_id=node.store_id, hlc=hlc, origin=node.id, lang=lang)
     return _result(op, outcome, hlc, clamped=clamped, lang=lang)
 
 
@@ -344,4 +373,18 @@ def _transfer_snapshots(stock: StockBatch, touched: dict[str, None], store_id: s
         if t is not None and store_id in (t.from_store_id, t.to_store_id):
             data = msgspec.Raw(encode_entity(t))
             found.append(Change(pos=0, entity="transfer", entity_id=t.id, hlc=t.hlc, data=data))
+    return found
+
+
+def _return_snapshots(conn: Connection, returns: ReturnBatch, touched: dict[str, None], store_id: str) -> list[Change]:
+    """HQ's decision on each return the push carried (decided now, or before for a duplicate)."""
+    found = []
+    for return_id in touched:
+        state = returns.by_id(return_id) or return_store.get_state(conn, return_id)
+        if state is not None and state.store_id == store_id:
+            found.append(
+                Change(
+                    pos=0, entity="return", entity_id=state.id, hlc=state.hlc, data=msgspec.Raw(encode_entity(state))
+                )
+            )
     return found

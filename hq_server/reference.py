@@ -44,6 +44,8 @@ DEFAULT_TYPE_DEPARTMENTS: dict[str, str] = {
     "other": "cs",
     "replenishment": "warehouse",
     "stock_exception": "operations",
+    "refund": "finance",
+    "return_exception": "finance",
 }
 
 

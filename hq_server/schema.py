@@ -615,3 +615,46 @@ order_lines = sa.Table(
     sa.Column("unit_price_cents", sa.BigInteger, nullable=False),
     sa.Column("returned_qty", sa.Integer, nullable=False, server_default="0"),
 )
+
+
+# Version 12: returns and exchanges decided at HQ (sync_protocol.returns).
+
+returns = sa.Table(
+    "returns",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("number", sa.String(64), nullable=False, unique=True),
+    sa.Column("order_id", sa.String(ID), sa.ForeignKey("orders.id"), nullable=False),
+    # The store that took the goods back, and the one that sold them (None: online).
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("selling_store_id", sa.String(ID), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(CODE), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("code", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("method", sa.String(CODE), nullable=False),
+    sa.Column("returned_cents", sa.BigInteger, nullable=False),
+    sa.Column("refund_cents", sa.BigInteger, nullable=False),
+    sa.Column("payable_cents", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("decided_at", sa.BigInteger, nullable=False),
+    sa.Column("hlc", sa.String(HLC), nullable=False),
+    # The whole ReturnState as JSON (lines, decisions, refusal texts, ticket numbers).
+    sa.Column("data", JsonText, nullable=False),
+    sa.Index("ix_returns_order", "order_id"),
+    sa.Index("ix_returns_store_at", "store_id", "at"),
+    sa.Index("ix_returns_at", "at"),
+)
+
+return_lines = sa.Table(
+    "return_lines",
+    metadata,
+    # The lines of accepted returns, for reports (reasons by category, SKU, store).
+    sa.Column("return_id", sa.String(ID), sa.ForeignKey("returns.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("product_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("category", sa.String(CODE), nullable=False, server_default=""),
+    sa.Column("qty", sa.Integer, nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+)

@@ -88,6 +88,7 @@ def ticket_json(view: TicketView, *, detail: bool = True) -> dict[str, Any]:
         "sla_paused": t.sla_paused,
         "channel": t.channel,
         "tags": list(t.tags),
+        "extra": dict(t.extra),
         "routed_at": iso(t.routed_at),
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),

@@ -14,22 +14,18 @@ opened only once that ticket is resolved or closed.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import ticket_store
+from hq_server import hq_tickets
 from hq_server.schema import products, skus, stock_alerts, stock_thresholds, tickets
 from hq_server.stock_rules import StockBatch
-from hq_server.ticket_rules import TicketBatch, create_ticket
+from hq_server.ticket_rules import TicketBatch
 from sync_protocol.hlc import HybridClock
-from sync_protocol.ops import TicketCreate, new_id
 from sync_protocol.tickets import OPEN_STATUSES
-
-log = logging.getLogger("storedesk.hq.stock")
 
 REPLENISHMENT, NEGATIVE = "replenishment", "negative"
 _TICKET_TYPES = {REPLENISHMENT: "replenishment", NEGATIVE: "stock_exception"}
@@ -140,22 +136,19 @@ def _ticket(
             f"{store_name} 的 {sku} 库存为 {level.on_hand} 件：门店离线期间卖出的数量超过了实际库存"
             "（可能已被调货发出）。请核对实物并做盘点调整。"
         )
-    payload = TicketCreate(
-        ticket_id=new_id(),
-        number=ticket_store.next_hq_number(conn),
+    ticket = hq_tickets.open_ticket(
+        conn,
+        clock,
+        batch,
+        store_id=store_id,
         type=_TICKET_TYPES[kind],
-        title=title[:200],
+        title=title,
         description=description,
+        now_ms=now_ms,
         product_code=info.product_code if info is not None else "",
-        created_at=now_ms,
         extra=extra,
     )
-    outcome = create_ticket(batch, payload, store_id=store_id, hlc=clock.now().encode(), origin=None)
-    if outcome.status != "applied":
-        log.warning("could not open the %s ticket of %s %s: %s", kind, store_id, sku, outcome.code)
-        return None
-    batch.tickets[payload.ticket_id].channel = "hq"
-    return payload.ticket_id
+    return None if ticket is None else ticket.id
 
 
 def record(conn: Connection, alerts: list[Alert]) -> None:

@@ -103,6 +103,13 @@ STOCK_TICKET_TYPES: dict[str, tuple[str, str]] = {
     "stock_exception": ("库存异常", "Stock exception"),
 }
 
+#: Ticket types HQ opens itself for returns (version 12): finance's refund task and the exception
+#: a refused return (its goods already back at a store) leaves.
+RETURN_TICKET_TYPES: dict[str, tuple[str, str]] = {
+    "refund": ("退款", "Refund"),
+    "return_exception": ("退货异常", "Return exception"),
+}
+
 #: Status labels for people: code -> (Chinese, English).
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "new": ("待分派", "Awaiting routing"),

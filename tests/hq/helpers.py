@@ -33,8 +33,11 @@ from sync_protocol.messages import (
     push_response_decoder,
 )
 from sync_protocol.ops import (
+    ExchangeInput,
     Op,
     Payload,
+    ReturnCreate,
+    ReturnLineInput,
     StockMove,
     TicketComment,
     TicketCreate,
@@ -46,6 +49,7 @@ from sync_protocol.ops import (
     kind_of,
     new_id,
 )
+from sync_protocol.returns import return_number
 from sync_protocol.stock import transfer_number
 
 T = TypeVar("T")
@@ -158,6 +162,7 @@ class WireNode:
 
     #: This node's transfer counter (the numbers of its transfer requests).
     transfer_counter = 0
+    return_counter = 0
 
     def stock_op(self, payload: Payload, *, seq: int | None = None, hlc: str | None = None) -> Op:
         """An op of any payload, stock and transfer ones included (``entity_id``: see
@@ -192,6 +197,40 @@ class WireNode:
     ) -> StockMove:
         """A ``stock.move``: ``qty`` is the signed change (a sale of one is -1)."""
         return StockMove(move_id=move_id or new_id(), sku=sku, qty=qty, reason=reason, at=at or now_ms(), note=note)
+
+    def take_back(
+        self,
+        order_id: str,
+        lines: list[tuple[int, int]],
+        *,
+        kind: str = "refund",
+        reason: str = "size",
+        exchange: list[tuple[str, int, int]] | None = None,
+        unworn: bool = True,
+        photos: list[str] | None = None,
+        method: str = "original",
+        at: int | None = None,
+        return_id: str | None = None,
+    ) -> ReturnCreate:
+        """A ``return.create`` of this store: ``lines`` are (line_no, qty), ``exchange`` items
+        (sku, qty, unit price in cents); each with a new movement id."""
+        self.return_counter += 1
+        return ReturnCreate(
+            return_id=return_id or new_id(),
+            number=return_number(self.enrollment.store_code, self.enrollment.node_no, self.return_counter),
+            order_id=order_id,
+            return_kind=kind,
+            reason=reason,
+            lines=[ReturnLineInput(line_no=n, qty=q, unworn=unworn, move_id=new_id()) for n, q in lines],
+            exchange=[
+                ExchangeInput(sku=sku, qty=q, unit_price_cents=price, move_id=new_id())
+                for sku, q, price in exchange or []
+            ],
+            method=method,
+            photos=photos if photos is not None else (["photo://1.jpg"] if reason == "quality" else []),
+            at=at or now_ms(),
+            counter=self.return_counter,
+        )
 
     def request_transfer(
         self, sku: str, qty: int, source_store_id: str = "", *, at: int | None = None, note: str = "", actor: str = ""
@@ -302,6 +341,8 @@ def entity_id_of(payload: Payload) -> str:
         return payload.sku
     if isinstance(payload, (TransferRequest, TransferStep)):
         return payload.transfer_id
+    if isinstance(payload, ReturnCreate):
+        return payload.return_id
     return payload.ticket_id
 
 

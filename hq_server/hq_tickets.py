@@ -1,0 +1,56 @@
+"""Tickets HQ opens by itself (replenishment, stock exceptions, refund tasks, return exceptions).
+
+Each is an ordinary ticket of a store, numbered by HQ, channel ``hq``, added to the push's
+:class:`~hq_server.ticket_rules.TicketBatch` before routing, so it is routed, assigned and put
+under its SLA like any other, and the store sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from hq_server import ticket_store
+from hq_server.ticket_rules import TicketBatch, create_ticket
+from sync_protocol.hlc import HybridClock
+from sync_protocol.ops import TicketCreate, new_id
+from sync_protocol.tickets import TicketState
+
+log = logging.getLogger("storedesk.hq.tickets")
+
+
+def open_ticket(
+    conn: Connection,
+    clock: HybridClock,
+    batch: TicketBatch,
+    *,
+    store_id: str,
+    type: str,
+    title: str,
+    description: str,
+    now_ms: int,
+    product_code: str = "",
+    customer_phone: str = "",
+    extra: dict[str, Any] | None = None,
+) -> TicketState | None:
+    """Open a ticket of ``store_id`` in ``batch``; None (logged) when the rules refuse it."""
+    payload = TicketCreate(
+        ticket_id=new_id(),
+        number=ticket_store.next_hq_number(conn),
+        type=type,
+        title=title[:200],
+        description=description,
+        product_code=product_code,
+        customer_phone=customer_phone,
+        created_at=now_ms,
+        extra=extra or {},
+    )
+    outcome = create_ticket(batch, payload, store_id=store_id, hlc=clock.now().encode(), origin=None)
+    if outcome.status != "applied":
+        log.warning("could not open a %s ticket of store %s: %s", type, store_id, outcome.code)
+        return None
+    ticket = batch.tickets[payload.ticket_id]
+    ticket.channel = "hq"
+    return ticket
