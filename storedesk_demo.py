@@ -278,6 +278,7 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) ->
     _answer_one_survey(hq, db)
     _stock_and_transfers(hq, store_urls)
     _orders(hq)
+    _returns(hq, store_urls)
     hq.close()
     _escalate_one(db, made[0]["id"])
 
@@ -358,6 +359,33 @@ def _orders(hq: httpx.Client) -> None:
         if store is not None:
             body["store"] = store
         hq.post("/api/v1/orders", json=body).raise_for_status()
+
+
+#: The chain's return policy in the demo (HQ sets it; every store decides offline with it).
+RETURN_POLICY: dict[str, Any] = {"no_reason_days": 7, "quality_days": 90, "excluded_categories": ["underwear"]}
+
+
+def _returns(hq: httpx.Client, store_urls: dict[str, str]) -> None:
+    """The chain's return policy, and one return at a store other than the selling one: at
+    BJ001, one of the two T-shirts the customer bought at SH001 two days ago (HQ accepts it and
+    opens a refund task for finance). The jeans and the other T-shirt are left for a visitor to
+    return at any store."""
+    hq.put("/api/v1/return-policy", json=RETURN_POLICY).raise_for_status()
+    with httpx.Client(base_url=store_urls["BJ001"], timeout=10) as store:
+        _wait(lambda: store.get("/api/v1/orders", params={"phone": DEMO_PHONE}).json()["source"] == "hq")
+        body = {
+            "order": ORDERS[0][0],
+            "kind": "refund",
+            "reason": "size",
+            "lines": [{"line_no": 2, "qty": 1}],
+            "method": "wechat",
+            "note": "顾客出差途经北京，尺码偏小",
+            "actor": "店员 小赵",
+        }
+        taken = store.post("/api/v1/returns", json=body)
+        taken.raise_for_status()
+        key = taken.json()["id"]
+        _wait(lambda: store.get(f"/api/v1/returns/{key}").json()["status"] == "accepted")
 
 
 def _hq_available(hq: httpx.Client, sku: str, store_code: str) -> int:
@@ -521,6 +549,8 @@ def run(args: argparse.Namespace) -> int:
         for store in STORES:
             print(f"  {store['code']} {store['name']:<10} {store_urls[store['code']]}/")
         print(f"\n  a customer's orders (two stores and Tmall): GET /api/v1/orders?phone={DEMO_PHONE} at any store")
+        print("  return one at another store:  POST /api/v1/returns at any store (see docs/orders.md);")
+        print(f"    a return already made at BJ001 and its voucher: {store_urls['BJ001']}/returns/BJ001-T000001/voucher")
         print(f"\n  data and logs: {data}\n  Ctrl-C stops everything.\n", flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)

@@ -31,7 +31,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +41,7 @@ from hq_server.db import Database
 from hq_server.errors import Conflict, HqError, InvalidInput, from_invalid_field
 from hq_server.schema import order_lines, orders, products, skus, stores
 from hq_server.validation import iso_ms
+from sync_protocol import orders as orders_protocol
 from sync_protocol.entities import encode_entity
 from sync_protocol.errors import InvalidField
 from sync_protocol.hlc import HybridClock
@@ -60,6 +60,7 @@ from sync_protocol.orders import (
     check_order_number,
     check_phone,
     normalize_phone,
+    yuan,
 )
 from sync_protocol.tickets import validate_text
 
@@ -119,23 +120,12 @@ class ImportSummary:
 # Values as sent: amounts in yuan, paid times.
 
 
-def yuan(cents: int) -> str:
-    """Cents as a yuan amount with two decimals (``29900`` -> ``"299.00"``)."""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
 def parse_yuan(value: object, *, field: str, code: str, max_cents: int) -> int:
-    """An amount in yuan (a string or number, at most two decimals, not negative) as cents."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InvalidInput(code, field=field, limit=max_cents // 100)
+    """An amount in yuan as cents (:func:`sync_protocol.orders.parse_yuan`), or :class:`InvalidInput`."""
     try:
-        amount = Decimal(value.strip() if isinstance(value, str) else str(value))
-    except InvalidOperation:
-        raise InvalidInput(code, field=field, limit=max_cents // 100) from None
-    if not amount.is_finite() or amount < 0 or amount * 100 > max_cents or amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput(code, field=field, limit=max_cents // 100)
-    return int(amount * 100)
+        return orders_protocol.parse_yuan(value, field=field, code=code, max_cents=max_cents)
+    except InvalidField as exc:
+        raise from_invalid_field(exc, **exc.params) from exc
 
 
 def parse_paid_at(value: object, field: str = "paid_at") -> int:

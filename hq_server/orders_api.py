@@ -38,6 +38,7 @@ from sync_protocol.orders import (
     OrderLookup,
     check_order_number,
     check_phone,
+    yuan,
 )
 
 ORDER_FIELDS = ("number", "channel", "store", "customer_phone", "customer_name", "paid_at", "lines", "total")
@@ -143,7 +144,7 @@ def order_json(found: FoundOrder, lang: str = "zh") -> dict[str, Any]:
         "customer_phone": o.customer_phone,
         "customer_name": o.customer_name,
         "paid_at": iso(o.paid_at),
-        "total": orders.yuan(o.total_cents),
+        "total": yuan(o.total_cents),
         "lines": [
             {
                 "line_no": line.line_no,
@@ -154,8 +155,8 @@ def order_json(found: FoundOrder, lang: str = "zh") -> dict[str, Any]:
                 "colour": line.colour,
                 "size": line.size,
                 "qty": line.qty,
-                "unit_price": orders.yuan(line.unit_price_cents),
-                "amount": orders.yuan(line.amount_cents),
+                "unit_price": yuan(line.unit_price_cents),
+                "amount": yuan(line.amount_cents),
                 "returned_qty": line.returned_qty,
                 "returnable_qty": line.qty - line.returned_qty,
             }

@@ -42,10 +42,11 @@ from sync_protocol.returns import (
     OverReturn,
     ReturnedLine,
     ReturnState,
-    amounts,
     check_request,
     decide_lines,
+    new_return,
     over_returned,
+    returned_line,
 )
 from sync_protocol.tickets import validate_text
 
@@ -149,55 +150,33 @@ def _state(
                 move_id=item.move_id,
             )
         )
-    returned, handed, refund, payable = amounts(p.return_kind, lines, exchange)
     number = p.number
     if number in batch.numbers_in_use:  # a replica restored from an older copy reused it
         number = f"{number}-{p.return_id}"
     batch.numbers_in_use.add(number)
-    return ReturnState(
-        id=p.return_id,
+    state = new_return(
+        order,
+        return_id=p.return_id,
         number=number,
-        order_id=order.id,
-        order_number=order.number,
-        order_channel=order.channel,
-        selling_store_id=order.store_id,
-        paid_at=order.paid_at,
-        customer_phone=order.customer_phone,
         store_id=store_id,
         kind=p.return_kind,
         reason=p.reason,
-        note=p.note,
-        photos=list(p.photos),
-        method=p.method,
         lines=lines,
         exchange=exchange,
-        returned_cents=returned,
-        exchange_cents=handed,
-        refund_cents=refund,
-        payable_cents=payable,
+        method=p.method,
+        photos=list(p.photos),
+        note=p.note,
         actor=p.actor,
         at=at,
-        decided_at=now_ms,
-        hlc=hlc,
     )
+    state.decided_at, state.hlc = now_ms, hlc
+    return state
 
 
 def _line(line: OrderLine | None, line_no: int, qty: int, unworn: bool, move_id: str) -> ReturnedLine:
-    if line is None:
+    if line is None:  # refused by the checks
         return ReturnedLine(line_no=line_no, sku="", qty=qty, unit_price_cents=0, unworn=unworn, move_id=move_id)
-    return ReturnedLine(
-        line_no=line_no,
-        sku=line.sku,
-        product_code=line.product_code,
-        name=line.name,
-        category=line.category,
-        colour=line.colour,
-        size=line.size,
-        qty=qty,
-        unit_price_cents=line.unit_price_cents,
-        unworn=unworn,
-        move_id=move_id,
-    )
+    return returned_line(line, qty=qty, unworn=unworn, move_id=move_id)
 
 
 def _check(batch: ReturnBatch, stock: StockBatch, p: ReturnCreate, order: OrderState, state: ReturnState) -> Outcome:

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection
 
 from hq_server import hq_tickets
-from hq_server.orders import yuan
 from hq_server.return_rules import ReturnBatch, opens_exception
 from hq_server.ticket_rules import TicketBatch
 from sync_protocol.hlc import HybridClock
+from sync_protocol.orders import yuan
 from sync_protocol.return_policy import REASON_LABELS
 from sync_protocol.returns import REFUND_METHOD_LABELS, RETURN_KIND_LABELS, ReturnState, label
 

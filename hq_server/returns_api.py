@@ -23,21 +23,19 @@ from starlette.routing import Route
 from hq_server import reference, return_settings, return_store
 from hq_server.errors import InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation, path_id, query
-from hq_server.orders import yuan
 from hq_server.responses import json_response, request_lang
 from hq_server.schema import orders, return_lines, returns
 from hq_server.staff_api import admin_context, json_object
 from hq_server.staff_views import iso, parse_time
 from sync_protocol.errors import InvalidField
-from sync_protocol.return_policy import REASON_LABELS, ReturnPolicy, explain, parse_policy
+from sync_protocol.orders import yuan
+from sync_protocol.return_policy import REASON_LABELS, ReturnPolicy, explain, parse_policy, summary
 from sync_protocol.returns import (
-    REFUND_METHOD_LABELS,
-    RETURN_KIND_LABELS,
-    RETURN_STATUS_LABELS,
     ReturnState,
+    amounts_json,
     label,
+    summary_json,
 )
-from sync_protocol.texts import text
 
 MAX_LIST = 200
 _POLICY_SCHEMA: dict[str, Any] = {
@@ -56,14 +54,7 @@ _POLICY_SCHEMA: dict[str, Any] = {
 
 
 def policy_json(policy: ReturnPolicy, *, is_set: bool, lang: str) -> dict[str, Any]:
-    summary = text(
-        "return_policy_summary",
-        lang,
-        no_reason_days=policy.no_reason_days,
-        quality_days=policy.quality_days,
-        exchange_days=policy.exchange_days if policy.exchange_days is not None else policy.no_reason_days,
-    )
-    return {**msgspec.to_builtins(policy), "source": "hq" if is_set else "default", "summary": summary}
+    return {**msgspec.to_builtins(policy), "source": "hq" if is_set else "default", "summary": summary(policy, lang)}
 
 
 async def get_policy(request: Request) -> Response:
@@ -100,16 +91,7 @@ async def put_policy(request: Request) -> Response:
 def return_json(state: ReturnState, store: dict[str, Any] | None, lang: str) -> dict[str, Any]:
     """A return for staff: amounts in yuan, times ISO 8601 UTC, decisions in words."""
     return {
-        "id": state.id,
-        "number": state.number,
-        "status": state.status,
-        "status_label": label(RETURN_STATUS_LABELS, state.status, lang),
-        "kind": state.kind,
-        "kind_label": label(RETURN_KIND_LABELS, state.kind, lang),
-        "reason": state.reason,
-        "reason_label": label(REASON_LABELS, state.reason, lang),
-        "method": state.method,
-        "method_label": label(REFUND_METHOD_LABELS, state.method, lang),
+        **summary_json(state, lang),
         "store": store,
         "order_number": state.order_number,
         "order_channel": state.order_channel,
@@ -139,10 +121,7 @@ def return_json(state: ReturnState, store: dict[str, Any] | None, lang: str) -> 
         "exchange": [
             {"sku": i.sku, "name": i.name, "qty": i.qty, "unit_price": yuan(i.unit_price_cents)} for i in state.exchange
         ],
-        "returned": yuan(state.returned_cents),
-        "exchange_amount": yuan(state.exchange_cents),
-        "refund": yuan(state.refund_cents),
-        "payable": yuan(state.payable_cents),
+        **amounts_json(state),
         "code": state.code,
         "refusal": state.refusal(lang),
         "refund_ticket": state.refund_ticket or None,

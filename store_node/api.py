@@ -8,10 +8,20 @@ import sqlite3
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from store_node import apply, order_views, stock_actions, stock_views, ticket_actions, views
+from store_node import (
+    apply,
+    order_views,
+    return_actions,
+    return_records,
+    return_views,
+    stock_actions,
+    stock_views,
+    ticket_actions,
+    views,
+)
 from store_node.errors import InvalidInput, InvalidLookup, NotFound, PermanentSyncError, StoreNodeError, SyncError
 from store_node.node import Node
 from sync_protocol import i18n
@@ -35,6 +45,8 @@ def error_response(exc: StoreNodeError, lang: str = DEFAULT_LANG) -> JSONRespons
     body: dict[str, Any] = {"code": exc.code, "message": message}
     if exc.field is not None:
         body["field"] = exc.field
+    if isinstance(exc, return_actions.Refused):
+        body.update(exc.details)
     return JSONResponse({"error": body}, status_code=exc.status)
 
 
@@ -301,6 +313,66 @@ async def step_transfer(request: Request) -> Response:
     return JSONResponse(stock_views.get_transfer(node, transfer_id, lang_of(request)))
 
 
+async def _local_order_for(request: Request, body: dict[str, Any]) -> None:
+    """A return names an order the replica may not hold yet (the clerk typed its number): ask HQ
+    for it once, so it can be taken in; offline, the return is refused with ``order_not_found``."""
+    key = body.get("order")
+    if not isinstance(key, str) or not key.strip():
+        return
+    try:
+        return_records.find_order(node_of(request), key.strip())
+    except NotFound:
+        try:
+            number = check_order_number(key, "order")
+        except InvalidField:
+            return
+        await _live_orders(request, phone=None, number=number)
+
+
+async def create_return(request: Request) -> Response:
+    """Take goods back: ``{order, kind, reason, lines: [{line_no, qty, unworn}], exchange: [{sku|barcode,
+    qty, unit_price}], method, photos, note, actor}``; 201 with the return (status ``pending``)."""
+    node = node_of(request)
+    body = await json_body(request)
+    lang = lang_of(request)
+    await _local_order_for(request, body)
+    return_id = return_actions.create_return(node, body, lang=lang)
+    return JSONResponse(return_views.get_return(node, return_id, lang), status_code=201)
+
+
+async def check_return(request: Request) -> Response:
+    """The same body as a return: what the policy says of each line, and the amounts; writes nothing."""
+    node = node_of(request)
+    body = await json_body(request)
+    await _local_order_for(request, body)
+    return JSONResponse(return_actions.check_return(node, body, lang=lang_of(request)))
+
+
+async def list_returns(request: Request) -> Response:
+    status = request.query_params.get("status", "").strip() or None
+    order = request.query_params.get("order", "").strip() or None
+    return JSONResponse(return_views.list_returns(node_of(request), status=status, order=order, lang=lang_of(request)))
+
+
+async def get_return(request: Request) -> Response:
+    return JSONResponse(return_views.get_return(node_of(request), request.path_params["key"], lang_of(request)))
+
+
+async def return_policy(request: Request) -> Response:
+    return JSONResponse(return_views.policy_json(node_of(request), lang_of(request)))
+
+
+async def return_voucher(request: Request) -> Response:
+    """The printable voucher of a return (HTML)."""
+    from store_node.voucher import render_voucher  # the QR code library loads with the first voucher
+
+    node = node_of(request)
+    state = return_records.find_return(node, request.path_params["key"])
+    seller = return_views.seller_names(node, [state]).get(state.selling_store_id, "")
+    page = render_voucher(state, **return_views.own_store(node), selling_store_name=seller, lang=lang_of(request))
+    return HTMLResponse(page)
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -325,4 +397,10 @@ routes = [
     Route("/api/v1/transfers", request_transfer, methods=["POST"]),
     Route("/api/v1/transfers/{key}", get_transfer, methods=["GET"]),
     Route("/api/v1/transfers/{key}/{action}", step_transfer, methods=["POST"]),
+    Route("/api/v1/returns", list_returns, methods=["GET"]),
+    Route("/api/v1/returns", create_return, methods=["POST"]),
+    Route("/api/v1/returns/check", check_return, methods=["POST"]),
+    Route("/api/v1/returns/{key}", get_return, methods=["GET"]),
+    Route("/api/v1/return-policy", return_policy, methods=["GET"]),
+    Route("/returns/{key}/voucher", return_voucher, methods=["GET"]),
 ]

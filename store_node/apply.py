@@ -14,13 +14,15 @@ from typing import Any
 
 import msgspec
 
-from store_node import outbox, stock_actions
+from store_node import outbox, return_records, stock_actions
 from store_node.node import Node
 from store_node.replica import in_chunks
 from store_node.stock_actions import MoveRow, decode_transfer, encode_transfer
 from sync_protocol.entities import decode_entity
 from sync_protocol.messages import Change, OpResult, ReferenceItem
 from sync_protocol.orders import FoundOrder, OrderLookup, OrderState
+from sync_protocol.return_policy import ReturnPolicy
+from sync_protocol.returns import ReturnState, return_number
 from sync_protocol.stock import StockLevel, StockMoveState, TransferEvent, TransferState, transfer_number
 from sync_protocol.tickets import CommentState, HistoryEntry, TicketState
 
@@ -91,6 +93,8 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
     moves: dict[str, StockMoveState] = {}
     transfers: dict[str, TransferState] = {}
     orders: dict[str, OrderState] = {}
+    returns: dict[str, ReturnState] = {}
+    policies: dict[str, tuple[ReturnPolicy, str]] = {}
     if changes:
         node.observe(max(change.hlc for change in changes))
     for change in changes:
@@ -118,6 +122,10 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
             transfers[state.id] = state
         elif isinstance(state, OrderState):
             orders[state.id] = state
+        elif isinstance(state, ReturnState):
+            returns[state.id] = state
+        elif isinstance(state, ReturnPolicy):
+            policies[change.entity_id] = (state, change.hlc)
     if tickets:
         _upsert_tickets(conn, list(tickets.values()), gen)
     if comments:
@@ -139,6 +147,12 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
         _upsert_transfers(node, conn, list(transfers.values()), gen)
     if orders:  # after the references: a store in the same page names its orders
         _upsert_own_orders(node, conn, list(orders.values()), gen)
+    if returns:
+        _upsert_returns(node, conn, list(returns.values()), gen)
+    if policies:
+        conn.executemany(
+            _UPSERT_POLICY, [(key, _json.encode(p).decode(), hlc, gen) for key, (p, hlc) in policies.items()]
+        )
 
 
 # -- stock and transfers ---------------------------------------------------------------------------
@@ -379,6 +393,11 @@ def _put_orders(conn: sqlite3.Connection, found: list[FoundOrder], source: str, 
 
 def _upsert_own_orders(node: Node, conn: sqlite3.Connection, states: list[OrderState], gen: int) -> None:
     """HQ's orders of this store (published to it), named with the synced store rows."""
+    _put_orders(conn, _named(node, conn, states), "own", node.wall_ms(), gen)
+
+
+def _named(node: Node, conn: sqlite3.Connection, states: list[OrderState]) -> list[FoundOrder]:
+    """``states`` with their selling store's code and name, from the synced store rows."""
     ident = (node.replica.get("store_id"), node.replica.get("store_code"), node.replica.get("store_name"))
     names: dict[str, tuple[str, str]] = {ident[0]: (ident[1], ident[2])} if ident[0] else {}
     ids = sorted({s.store_id for s in states if s.store_id})
@@ -391,7 +410,7 @@ def _upsert_own_orders(node: Node, conn: sqlite3.Connection, states: list[OrderS
     for state in states:
         code, name = names.get(state.store_id, ("", ""))
         found.append(FoundOrder(order=state, store_code=code, store_name=name))
-    _put_orders(conn, found, "own", node.wall_ms(), gen)
+    return found
 
 
 def keep_looked_up_orders(node: Node, answer: OrderLookup) -> None:
@@ -406,6 +425,107 @@ def keep_looked_up_orders(node: Node, answer: OrderLookup) -> None:
             " ORDER BY seen_at DESC, id DESC LIMIT -1 OFFSET ?)",
             (MAX_LOOKED_UP_ORDERS,),
         )
+
+
+# -- returns -------------------------------------------------------------------------------------------
+
+_RETURN_COLUMNS = (
+    "id",
+    "number",
+    "order_id",
+    "order_number",
+    "kind",
+    "reason",
+    "status",
+    "code",
+    "refund_cents",
+    "payable_cents",
+    "at",
+    "data",
+    "hlc",
+)
+#: HQ's later version wins; the store's own row (``hlc`` empty until HQ's first answer) always loses.
+_UPSERT_RETURN = (
+    f"INSERT INTO returns ({', '.join(_RETURN_COLUMNS)}, origin, gen)"
+    f" VALUES ({', '.join('?' for _ in _RETURN_COLUMNS)}, 'hq', ?) ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RETURN_COLUMNS[1:])
+    + ", gen = excluded.gen WHERE excluded.hlc >= returns.hlc"
+)
+_UPSERT_POLICY = (
+    "INSERT INTO return_policy (id, data, hlc, gen) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+    " data = excluded.data, hlc = excluded.hlc, gen = excluded.gen WHERE excluded.hlc >= return_policy.hlc"
+)
+
+
+def _upsert_returns(node: Node, conn: sqlite3.Connection, states: list[ReturnState], gen: int) -> None:
+    """HQ's decision on this store's returns. A decided one brings the order as HQ holds it (after
+    an accepted return, with its units returned), kept as the store's own order or as a looked-up
+    one; the later version of the order wins, as for pulled and looked-up orders."""
+    _move_aside_numbers(conn, "returns", states)
+    conn.executemany(
+        _UPSERT_RETURN,
+        [
+            (
+                s.id,
+                s.number,
+                s.order_id,
+                s.order_number,
+                s.kind,
+                s.reason,
+                s.status,
+                s.code,
+                s.refund_cents,
+                s.payable_cents,
+                s.at,
+                return_records.encode_return(s),
+                s.hlc,
+                gen,
+            )
+            for s in states
+        ],
+    )
+    orders = {s.order.id: s.order for s in states if s.order is not None}
+    if orders:
+        own = node.replica.get("store_id")
+        found = _named(node, conn, list(orders.values()))
+        now = node.wall_ms()
+        _put_orders(conn, [f for f in found if own and f.order.store_id == own], "own", now, gen)
+        _put_orders(conn, [f for f in found if not own or f.order.store_id != own], "lookup", now, gen)
+    _follow_return_counter(node, states)
+
+
+def _follow_return_counter(node: Node, states: list[ReturnState]) -> None:
+    """Lift the node's return counter above the numbers HQ has from this node (as for transfers)."""
+    code, node_no = node.replica.get("store_code"), node.replica.get_int("node_no", 1)
+    if not code:
+        return
+    prefix = return_number(code, node_no, 0).removesuffix("000000")
+    own = node.replica.get("store_id")
+    highest = 0
+    for state in states:
+        rest = state.number.removeprefix(prefix)
+        if state.store_id == own and rest != state.number and rest.isdigit():
+            highest = max(highest, int(rest))
+    if highest > node.replica.get_int("return_counter"):
+        node.replica.set(return_counter=highest)
+
+
+def _refuse_return(conn: sqlite3.Connection, return_id: str, result: OpResult) -> int:
+    """HQ refused a return: its movements leave the store's stock, and the local copy shows it
+    rejected with HQ's code and reason until HQ's snapshot (both languages) comes in."""
+    moves = [r[0] for r in conn.execute("SELECT id FROM stock_moves WHERE ref = ?", (return_id,))]
+    changed = stock_actions.delete_moves(conn, moves)
+    row = conn.execute("SELECT * FROM returns WHERE id = ?", (return_id,)).fetchone()
+    if row is None:
+        return changed
+    state = msgspec.structs.replace(
+        return_records.decode_return(row), status="rejected", code=result.code, refusal_zh=result.reason
+    )
+    conn.execute(
+        "UPDATE returns SET status = 'rejected', code = ?, data = ? WHERE id = ?",
+        (result.code, return_records.encode_return(state), return_id),
+    )
+    return changed + 1
 
 
 def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: int) -> None:
@@ -426,7 +546,9 @@ def _upsert_tickets(conn: sqlite3.Connection, states: list[TicketState], gen: in
     conn.executemany(_UPSERT_TICKET, rows)
 
 
-def _move_aside_numbers(conn: sqlite3.Connection, table: str, states: Sequence[TicketState | TransferState]) -> None:
+def _move_aside_numbers(
+    conn: sqlite3.Connection, table: str, states: Sequence[TicketState | TransferState | ReturnState]
+) -> None:
     """HQ's number wins: a local ticket or transfer (``table``) holding the number of an incoming
     other one (made on a replica restored from an older copy, its op not yet answered) takes a
     provisional ``NUMBER#id`` until HQ's answer brings the number HQ kept or gave it (HQ suffixes
@@ -451,7 +573,9 @@ def drop_refused_records(conn: sqlite3.Connection, results: list[OpResult]) -> i
     the store's replica must not go on showing it. (The ack's snapshot restores the fields.)
     A refused movement, or the movement of a refused ship or receive step, leaves the store's
     stock (``stock_on_hand`` with it); a refused transfer request stays, shown rejected with
-    HQ's code and reason. Returns how many rows went or changed.
+    HQ's code and reason. A refused return drops its movements (the goods it took back, the items
+    an exchange handed out) and stays, shown rejected with HQ's code and reason. Returns how many
+    rows went or changed.
     """
     refused = {
         r.seq: r
@@ -474,6 +598,8 @@ def drop_refused_records(conn: sqlite3.Connection, results: list[OpResult]) -> i
                 dropped += stock_actions.delete_moves(conn, [record_id])
             elif kind == "transfer.request":
                 dropped += _refuse_request(conn, entity_id, result)
+            elif kind == "return.create":
+                dropped += _refuse_return(conn, entity_id, result)
     return dropped
 
 
@@ -508,7 +634,9 @@ def finish_reset(node: Node, conn: sqlite3.Connection) -> int:
             doomed = [d for d in doomed if d[0] not in refused]
         conn.executemany(f"DELETE FROM {table} WHERE id = ?", doomed)
         removed += len(doomed)
-    stale_moves = [r[0] for r in conn.execute("SELECT id FROM stock_moves WHERE gen < ?", (gen,)) if r[0] not in keep]
+    stale_moves = [
+        r[0] for r in conn.execute("SELECT id, ref FROM stock_moves WHERE gen < ?", (gen,)) if keep.isdisjoint(r)
+    ]
     removed += stock_actions.delete_moves(conn, stale_moves)
     removed += conn.execute("DELETE FROM stock_levels WHERE gen < ?", (gen,)).rowcount
     # Own orders HQ no longer publishes to this store go; looked-up ones were never in the pull

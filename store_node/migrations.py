@@ -203,6 +203,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX orders_seen ON orders(source, seen_at)
         """,
     ),
+    (
+        6,
+        "returns",
+        """
+        CREATE TABLE returns (
+            id TEXT PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            order_id TEXT NOT NULL,
+            order_number TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            code TEXT NOT NULL DEFAULT '',
+            refund_cents INTEGER NOT NULL DEFAULT 0,
+            payable_cents INTEGER NOT NULL DEFAULT 0,
+            at INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            hlc TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT 'store',
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX returns_at ON returns(at);
+        CREATE INDEX returns_status ON returns(status, at);
+        CREATE INDEX returns_order ON returns(order_id, status);
+        CREATE TABLE return_policy (
+            id TEXT PRIMARY KEY,
+            data TEXT NOT NULL,
+            hlc TEXT NOT NULL DEFAULT '',
+            gen INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    ),
 ]
 
 

@@ -21,19 +21,14 @@ import msgspec
 
 from store_node.node import Node
 from store_node.replica import in_chunks
+from store_node.return_records import pending_units
 from store_node.views import iso
-from sync_protocol.orders import CHANNEL_LABELS, FoundOrder, OrderLookup, OrderState
+from sync_protocol.orders import CHANNEL_LABELS, FoundOrder, OrderLookup, OrderState, yuan
 
 #: Most orders one lookup answers with (HQ's live lookup answers at most as many).
 MAX_ORDERS = 50
 
 _order_decoder = msgspec.json.Decoder(OrderState)
-
-
-def yuan(cents: int) -> str:
-    """Cents as yuan with two decimals (``29900`` -> ``"299.00"``)."""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
 def mask_phone(phone: str) -> str:
@@ -73,10 +68,14 @@ def order_json(
     *,
     detail: bool = False,
     names_en: dict[str, str] | None = None,
+    pending: dict[int, int] | None = None,
 ) -> dict[str, Any]:
-    """An order for the clerk; ``detail`` (one order) adds the customer's whole phone number."""
+    """An order for the clerk; ``detail`` (one order) adds the customer's whole phone number.
+    ``pending`` (line_no -> units) are in this store's returns HQ has not decided yet: not
+    returnable again, though ``returned_qty`` is HQ's figure."""
     o = found.order
     names_en = names_en or {}
+    pending = pending or {}
     lines = [
         {
             "line_no": line.line_no,
@@ -89,7 +88,8 @@ def order_json(
             "unit_price": yuan(line.unit_price_cents),
             "amount": yuan(line.amount_cents),
             "returned_qty": line.returned_qty,
-            "returnable_qty": max(0, line.qty - line.returned_qty),
+            "pending_return_qty": pending.get(line.line_no, 0),
+            "returnable_qty": max(0, line.qty - line.returned_qty - pending.get(line.line_no, 0)),
         }
         for line in o.lines
     ]
@@ -134,10 +134,12 @@ def lookup_live(node: Node, answer: OrderLookup, lang: str = "zh") -> dict[str, 
     """HQ's live lookup as JSON (phones masked)."""
     own = node.replica.get("store_id")
     names = _english_names(node, answer.orders, lang)
+    shown = answer.orders[:MAX_ORDERS]
+    pending = pending_units(node, [f.order.id for f in shown])
     return {
         "source": "hq",
         "as_of": iso(answer.server_time),
-        "orders": [order_json(f, own, lang, names_en=names) for f in answer.orders[:MAX_ORDERS]],
+        "orders": [order_json(f, own, lang, names_en=names, pending=pending.get(f.order.id)) for f in shown],
     }
 
 
@@ -150,19 +152,30 @@ def lookup_local(
     found = [_found(r) for r in rows]
     own = node.replica.get("store_id")
     names = _english_names(node, found, lang)
+    pending = pending_units(node, [f.order.id for f in found])
     orders = []
     for row, item in zip(rows, found, strict=True):
-        body = order_json(item, own, lang, names_en=names)
+        body = order_json(item, own, lang, names_en=names, pending=pending.get(item.order.id))
         body["seen_at"] = iso(row["seen_at"])
         orders.append(body)
     return {"source": "local", "as_of": iso(node.replica.get_int("last_success_at") or None), "orders": orders}
 
 
+def _one_order(node: Node, found: FoundOrder, lang: str) -> dict[str, Any]:
+    """One order with the customer's whole phone number."""
+    return order_json(
+        found,
+        node.replica.get("store_id"),
+        lang,
+        detail=True,
+        names_en=_english_names(node, [found], lang),
+        pending=pending_units(node, [found.order.id]).get(found.order.id),
+    )
+
+
 def live_order(node: Node, found: FoundOrder, server_time: int, lang: str = "zh") -> dict[str, Any]:
     """One order of HQ's live answer, with the customer's whole phone number."""
-    body = order_json(
-        found, node.replica.get("store_id"), lang, detail=True, names_en=_english_names(node, [found], lang)
-    )
+    body = _one_order(node, found, lang)
     return {**body, "source": "hq", "as_of": iso(server_time)}
 
 
@@ -171,9 +184,6 @@ def local_order(node: Node, number: str, lang: str = "zh") -> dict[str, Any] | N
     rows = _local_rows(node, phone=None, number=number, limit=1)
     if not rows:
         return None
-    found = _found(rows[0])
-    body = order_json(
-        found, node.replica.get("store_id"), lang, detail=True, names_en=_english_names(node, [found], lang)
-    )
+    body = _one_order(node, _found(rows[0]), lang)
     body["seen_at"] = iso(rows[0]["seen_at"])
     return {**body, "source": "local", "as_of": iso(node.replica.get_int("last_success_at") or None)}

@@ -10,6 +10,7 @@ the customer's phone or the order number.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 
 import msgspec
 
@@ -66,6 +67,32 @@ class OrderState(msgspec.Struct, kw_only=True):
     lines: list[OrderLine]
     created_at: int
     hlc: str
+
+
+def yuan(cents: int) -> str:
+    """Cents as a yuan amount with two decimals (``29900`` -> ``"299.00"``)."""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def parse_yuan(value: object, *, field: str, code: str, max_cents: int) -> int:
+    """An amount in yuan (a string or number, at most two decimals, not negative) as cents;
+    :class:`InvalidField` with ``code`` and ``limit`` (yuan) otherwise."""
+    amount: Decimal | None = None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else str(value))
+        except InvalidOperation:
+            amount = None
+    if (
+        amount is None
+        or not amount.is_finite()
+        or amount < 0
+        or amount * 100 > max_cents
+        or amount != amount.quantize(Decimal("0.01"))
+    ):
+        raise InvalidField(field, f"{field} is not an amount", code=code, limit=max_cents // 100)
+    return int(amount * 100)
 
 
 def normalize_phone(value: str) -> str:

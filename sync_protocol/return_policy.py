@@ -257,6 +257,29 @@ def explain(decision: Decision, lang: str = DEFAULT_LANG) -> str:
     return text(f"return_{decision.code}", lang, **values)
 
 
+def summary(policy: ReturnPolicy, lang: str = DEFAULT_LANG) -> str:
+    """A sentence or two a clerk can read out: the windows, and what is excluded."""
+    en = lang == "en"
+    offered_label = _label(OFFERED_LABELS, _offered(policy), en)
+    goods = ("Unworn goods" if en else "未穿着的商品") if policy.require_unworn else ("Goods" if en else "商品")
+    parts = [
+        text(
+            "policy_summary_windows",
+            lang,
+            no_reason_days=policy.no_reason_days,
+            quality_days=policy.quality_days,
+            goods=goods,
+            offered_label=offered_label,
+        )
+    ]
+    if policy.allow_exchange and policy.exchange_days is not None and policy.exchange_days > policy.no_reason_days:
+        parts.append(text("policy_summary_exchange", lang, exchange_days=policy.exchange_days))
+    if policy.excluded_categories:
+        categories = (", " if en else "、").join(policy.excluded_categories)
+        parts.append(text("policy_summary_excluded", lang, categories=categories))
+    return ("" if not en else " ").join(parts)
+
+
 def _rules(policy: ReturnPolicy, case: ReturnCase, kind: str, day: int) -> tuple[bool, str]:
     """Rules 4 to 8 for a return of ``kind`` on ``day`` (0 or later): (allowed, code)."""
     if case.reason in QUALITY_REASONS:

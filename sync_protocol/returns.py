@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import msgspec
 
 from sync_protocol.errors import InvalidField
-from sync_protocol.orders import OrderState
+from sync_protocol.orders import OrderLine, OrderState, yuan
 from sync_protocol.return_policy import (
     KINDS,
     QUALITY_REASONS,
@@ -142,6 +142,96 @@ class ReturnState(msgspec.Struct, kw_only=True):
 
     def refusal(self, lang: str) -> str:
         return self.refusal_en if lang == "en" and self.refusal_en else self.refusal_zh
+
+
+def returned_line(
+    line: OrderLine, *, qty: int, unworn: bool, move_id: str, decision: Decision | None = None
+) -> ReturnedLine:
+    """``qty`` units of an order line brought back, with the line's details."""
+    return ReturnedLine(
+        line_no=line.line_no,
+        sku=line.sku,
+        product_code=line.product_code,
+        name=line.name,
+        category=line.category,
+        colour=line.colour,
+        size=line.size,
+        qty=qty,
+        unit_price_cents=line.unit_price_cents,
+        unworn=unworn,
+        move_id=move_id,
+        decision=decision,
+    )
+
+
+def new_return(
+    order: OrderState,
+    *,
+    return_id: str,
+    number: str,
+    store_id: str,
+    kind: str,
+    reason: str,
+    lines: list[ReturnedLine],
+    exchange: list[ExchangeItem],
+    method: str,
+    photos: list[str],
+    note: str,
+    actor: str,
+    at: int,
+) -> ReturnState:
+    """A return of ``order`` as taken in (``pending``), with its amounts."""
+    returned, handed, refund, payable = amounts(kind, lines, exchange)
+    return ReturnState(
+        id=return_id,
+        number=number,
+        order_id=order.id,
+        order_number=order.number,
+        order_channel=order.channel,
+        selling_store_id=order.store_id,
+        paid_at=order.paid_at,
+        customer_phone=order.customer_phone,
+        store_id=store_id,
+        kind=kind,
+        reason=reason,
+        note=note,
+        photos=photos,
+        method=method,
+        lines=lines,
+        exchange=exchange,
+        returned_cents=returned,
+        exchange_cents=handed,
+        refund_cents=refund,
+        payable_cents=payable,
+        actor=actor,
+        at=at,
+    )
+
+
+def summary_json(state: ReturnState, lang: str) -> dict[str, str]:
+    """A return's id, number, status, kind, reason and refund method, each code with its label."""
+    return {
+        "id": state.id,
+        "number": state.number,
+        "status": state.status,
+        "status_label": label(RETURN_STATUS_LABELS, state.status, lang),
+        "kind": state.kind,
+        "kind_label": label(RETURN_KIND_LABELS, state.kind, lang),
+        "reason": state.reason,
+        "reason_label": label(REASON_LABELS, state.reason, lang),
+        "method": state.method,
+        "method_label": label(REFUND_METHOD_LABELS, state.method, lang),
+    }
+
+
+def amounts_json(state: ReturnState) -> dict[str, str]:
+    """A return's amounts as people see them (yuan with two decimals)."""
+    return {
+        "returned": yuan(state.returned_cents),
+        "exchange_amount": yuan(state.exchange_cents),
+        "refund": yuan(state.refund_cents),
+        "payable": yuan(state.payable_cents),
+    }
 
 
 def return_number(store_code: str, node_no: int, counter: int) -> str:

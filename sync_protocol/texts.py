@@ -360,12 +360,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "第 {line_no} 行 {sku}：{explanation}",
         "en": "line {line_no} {sku}: {explanation}",
     },
-    "return_policy_summary": {
-        "zh": "未穿着商品 {no_reason_days} 天内可无理由退换（换货 {exchange_days} 天内），"
-        "质量问题 {quality_days} 天内免费退换。",
-        "en": "Unworn goods can be returned without a reason within {no_reason_days} days (exchanged within"
-        " {exchange_days}); quality problems are taken back free within {quality_days} days.",
-    },
     "return_not_found": {"zh": "找不到退货单 {value}", "en": "no return {value}"},
     # Order import (CSV): {detail_zh} / {detail_en} is the rule the cell breaks, already rendered.
     "csv_order_value": {
@@ -376,7 +370,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{field}与本订单第 {first_line} 行的不同（同一订单号的各行须一致，或留空）",
         "en": "{field} differs from line {first_line} of the same order (repeat it or leave it empty)",
     },
-    # The return policy in a sentence or two, as the store shows it (store_node.return_views).
+    # The return policy in a sentence or two (sync_protocol.return_policy.summary).
     "policy_summary_windows": {
         "zh": "购买后 {no_reason_days} 天内，{goods}可无理由{offered_label}；"
         "有质量问题的，{quality_days} 天内可免费{offered_label}。",
