@@ -26,7 +26,8 @@ format: $(STAMP)
 	$(BIN)/ruff format sync_protocol store_node hq_server tests bench storedesk_cli.py storedesk_demo.py
 	$(BIN)/ruff check --fix sync_protocol store_node hq_server tests bench storedesk_cli.py storedesk_demo.py
 
-## What the tests need on the machine (PostgreSQL), installed or started idempotently.
+## What the tests need on the machine (PostgreSQL; headless Chromium, CJK fonts and zbarimg for the
+## browser tests), installed or started idempotently.
 test-deps:
 	@bash scripts/ensure-test-deps.sh
 

@@ -8,32 +8,20 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
-from store_node import api, views
+from store_node import api
 from store_node.errors import MethodNotAllowed, NotFound, StoreNodeError
 from store_node.node import Node
 from store_node.sync_client import SyncClient
+from store_node.ui import shell
 
 log = logging.getLogger("storedesk.store")
-
-_templates = Environment(loader=PackageLoader("store_node", "templates"), autoescape=select_autoescape())
-
-
-async def home(request: Request) -> Response:
-    node = api.node_of(request)
-    status = views.sync_status(node)
-    page = _templates.get_template("home.html").render(
-        status=status,
-        tickets=views.list_tickets(node, limit=100)["items"],
-        types=views.ticket_types(node),
-    )
-    return HTMLResponse(page)
 
 
 async def _store_error(request: Request, exc: Exception) -> Response:
@@ -91,7 +79,11 @@ def create_app(
             node.close()
 
     app = Starlette(
-        routes=[Route("/", home), *api.routes],
+        routes=[
+            *shell.routes,
+            Mount("/static", StaticFiles(packages=[("store_node", "static")]), name="static"),
+            *api.routes,
+        ],
         exception_handlers={StoreNodeError: _store_error, HTTPException: _routing_error, Exception: _unexpected},
         lifespan=lifespan,
     )

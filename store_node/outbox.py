@@ -97,7 +97,24 @@ def record_results(conn: sqlite3.Connection, results: list[OpResult], now_ms: in
         "UPDATE outbox SET state = 'rejected', code = ?, reason = ?, done_at = ? WHERE seq = ? AND state = 'pending'",
         rejected,
     )
+    if conn.execute("SELECT 1 FROM outbox WHERE state = 'pending' LIMIT 1").fetchone() is None:
+        # Drained: the next op starts the next drain (what the clerk's progress bar counts).
+        conn.execute(
+            "INSERT INTO meta (key, value) SELECT 'drain_from_seq', value FROM meta WHERE key = 'next_seq'"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
     return not upgrade
+
+
+def drain_progress(node: Node) -> tuple[int, int]:
+    """(sent, total) of the ops made since the outbox was last empty: the clerk's progress bar
+    while the outbox drains after an outage; (0, 0) when nothing is waiting."""
+    pending = count(node)
+    if not pending:
+        return 0, 0
+    total = node.replica.get_int("next_seq", 1) - node.replica.get_int("drain_from_seq", 1)
+    total = max(total, pending)
+    return total - pending, total
 
 
 def rewind(conn: sqlite3.Connection, after_seq: int) -> int:

@@ -12,7 +12,7 @@ from store_node.replica import in_chunks
 from store_node.ticket_actions import resolve_id
 from sync_protocol import forms
 from sync_protocol.texts import text
-from sync_protocol.tickets import STATUS_LABELS
+from sync_protocol.tickets import OPEN_STATUSES, STATUS_LABELS
 
 
 def iso(ms: int | None) -> str | None:
@@ -111,9 +111,15 @@ def _ticket_json(row: Any, mark: tuple[str, list[dict[str, str]]], lang: str, na
 
 
 def list_tickets(
-    node: Node, *, status: str = "", limit: int = 200, offset: int = 0, lang: str = "zh"
+    node: Node, *, status: str = "", open_only: bool = False, limit: int = 200, offset: int = 0, lang: str = "zh"
 ) -> dict[str, Any]:
-    where, params = ("WHERE status = ?", (status,)) if status else ("", ())
+    """Tickets newest first: of one ``status``, or those still open (``open_only``), or all."""
+    where, params = "", tuple[str, ...]()
+    if status:
+        where, params = "WHERE status = ?", (status,)
+    elif open_only:
+        open_statuses = sorted(OPEN_STATUSES)
+        where, params = f"WHERE status IN ({', '.join('?' for _ in open_statuses)})", tuple(open_statuses)
     rows = node.replica.query(
         f"SELECT * FROM tickets {where} ORDER BY created_at DESC, number DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
@@ -166,6 +172,7 @@ def sync_status(node: Node) -> dict[str, Any]:
         "enrolled": node.enrolled,
         "online": replica.get("online") == "1",
         "pending_ops": outbox.count(node),
+        "drain": dict(zip(("sent", "total"), outbox.drain_progress(node), strict=True)),
         "rejected_ops": [
             {
                 "seq": r["seq"],
