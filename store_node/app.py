@@ -19,7 +19,7 @@ from store_node import api
 from store_node.errors import MethodNotAllowed, NotFound, StoreNodeError
 from store_node.node import Node
 from store_node.sync_client import SyncClient
-from store_node.ui import shell
+from store_node.ui import returns, shell, stock, tickets
 
 log = logging.getLogger("storedesk.store")
 
@@ -81,6 +81,9 @@ def create_app(
     app = Starlette(
         routes=[
             *shell.routes,
+            *tickets.routes,
+            *stock.routes,
+            *returns.routes,
             Mount("/static", StaticFiles(packages=[("store_node", "static")]), name="static"),
             *api.routes,
         ],

@@ -6,6 +6,8 @@ screens' own labels. A key missing here renders as ``⟦key⟧`` so a test finds
 
 from __future__ import annotations
 
+from store_node.ui import texts_returns, texts_stock, texts_tickets
+
 MISSING = "⟦{key}⟧"
 
 UI_TEXTS: dict[str, tuple[str, str]] = {
@@ -109,6 +111,13 @@ UI_TEXTS: dict[str, tuple[str, str]] = {
     "next_merged": ("总部已有更新的内容，本机已按总部的版本显示。", "HQ had a newer version; this PC now shows HQ's."),
     "open_record": ("查看", "Open"),
 }
+
+
+for _screen in (texts_tickets.TEXTS, texts_stock.TEXTS, texts_returns.TEXTS):
+    for _key in _screen:
+        if _key in UI_TEXTS:
+            raise RuntimeError(f"UI text {_key!r} is defined twice")
+    UI_TEXTS.update(_screen)
 
 
 def t(key: str, lang: str, **params: object) -> str:
