@@ -377,14 +377,12 @@ def _transfer_snapshots(stock: StockBatch, touched: dict[str, None], store_id: s
 
 
 def _return_snapshots(conn: Connection, returns: ReturnBatch, touched: dict[str, None], store_id: str) -> list[Change]:
-    """HQ's decision on each return the push carried (decided now, or before for a duplicate)."""
+    """HQ's decision on each return the push carried (decided now, or before for a duplicate,
+    then with its order as HQ holds it now, so the store's copy counts the returned units)."""
     found = []
     for return_id in touched:
-        state = returns.by_id(return_id) or return_store.get_state(conn, return_id)
+        state = returns.by_id(return_id) or return_store.get_state(conn, return_id, with_order=True)
         if state is not None and state.store_id == store_id:
-            found.append(
-                Change(
-                    pos=0, entity="return", entity_id=state.id, hlc=state.hlc, data=msgspec.Raw(encode_entity(state))
-                )
-            )
+            data = msgspec.Raw(encode_entity(state))
+            found.append(Change(pos=0, entity="return", entity_id=state.id, hlc=state.hlc, data=data))
     return found

@@ -37,7 +37,6 @@ from sync_protocol.ops import ReturnCreate
 from sync_protocol.orders import OrderLine, OrderState
 from sync_protocol.return_policy import Decision, ReturnPolicy, explain
 from sync_protocol.returns import (
-    EXCEPTION_CODES,
     ExchangeItem,
     OverReturn,
     ReturnedLine,
@@ -51,6 +50,8 @@ from sync_protocol.returns import (
 from sync_protocol.tickets import validate_text
 
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: Longest return or order number (their columns hold 64 characters).
+MAX_NUMBER = 64
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _state(
         )
     number = p.number
     if number in batch.numbers_in_use:  # a replica restored from an older copy reused it
-        number = f"{number}-{p.return_id}"
+        number = _bounded(f"{number}-{p.return_id[-8:]}", f"T-{p.return_id}")
     batch.numbers_in_use.add(number)
     state = new_return(
         order,
@@ -293,9 +294,33 @@ def _accept(
             origin=origin,
         )
     if state.kind == "exchange" and state.exchange:
-        state.exchange_order = f"{state.number}-EX"
+        state.exchange_order = _bounded(f"{state.number}-EX", f"EX-{state.id}")
         batch.exchange_orders.append(_exchange_order(state, order))
+        state.price_checks = _price_checks(state, stock)
     state.order = order
+
+
+def _bounded(number: str, fallback: str) -> str:
+    """``number`` when it fits the 64 characters numbers may have, else ``fallback`` (made from an
+    id: unique and short)."""
+    return number if len(number) <= MAX_NUMBER else fallback
+
+
+def _price_checks(state: ReturnState, stock: StockBatch) -> list[tuple[str, int, int]]:
+    """Exchange items handed out below the price HQ expects: the price of a returned line of the
+    same product (a size or colour swap), else the catalogue's."""
+    found = []
+    for item in state.exchange:
+        same = [
+            line.unit_price_cents
+            for line in state.lines
+            if item.product_code and line.product_code == item.product_code
+        ]
+        info = stock.skus.get(item.sku)
+        expected = same[0] if same else (info.price_cents if info is not None else None)
+        if expected is not None and item.unit_price_cents < expected:
+            found.append((item.sku, item.unit_price_cents, expected))
+    return found
 
 
 def _exchange_order(state: ReturnState, order: OrderState) -> OrderState:
@@ -330,5 +355,6 @@ def _exchange_order(state: ReturnState, order: OrderState) -> OrderState:
 
 
 def opens_exception(state: ReturnState) -> bool:
-    """Whether finance gets an exception ticket for this decided return."""
-    return state.status == "rejected" and state.code in EXCEPTION_CODES
+    """Whether finance gets an exception ticket for this decided return: every refusal (the store
+    took the goods back, and may have handed out an exchange's items, before HQ decided)."""
+    return state.status == "rejected"

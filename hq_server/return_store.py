@@ -149,7 +149,11 @@ def load_states(conn: Connection, where: sa.ColumnElement[bool], *, limit: int |
     return [_decode_state(data) for (data,) in conn.execute(query)]
 
 
-def get_state(conn: Connection, key: str) -> ReturnState | None:
-    """One return by id or number."""
+def get_state(conn: Connection, key: str, *, with_order: bool = False) -> ReturnState | None:
+    """One return by id or number (``with_order``: with its order as HQ holds it now)."""
     found = load_states(conn, sa.or_(returns.c.id == key, returns.c.number == key), limit=2)
-    return next((s for s in found if s.id == key), found[0] if found else None)
+    state = next((s for s in found if s.id == key), found[0] if found else None)
+    if state is not None and with_order:
+        order = orders.by_ids(conn, [state.order_id]).get(state.order_id)
+        state.order = order.order if order is not None else None
+    return state

@@ -73,6 +73,9 @@ def _extra(state: ReturnState) -> dict[str, object]:
         "method": state.method,
         "refund_cents": state.refund_cents,
         "refund": yuan(state.refund_cents),
+        "price_checks": [
+            {"sku": sku, "price": yuan(sent), "expected": yuan(exp)} for sku, sent, exp in state.price_checks
+        ],
     }
 
 
@@ -88,15 +91,18 @@ def _refund_text(state: ReturnState, store: str) -> str:
     kind = label(RETURN_KIND_LABELS, state.kind, "zh")
     reason = label(REASON_LABELS, state.reason, "zh")
     method = label(REFUND_METHOD_LABELS, state.method, "zh")
-    return (
+    text = (
         f"{store} 于 {_when(state.at)} 受理订单 {state.order_number} 的{kind}（原因：{reason}），"
         f"请按「{method}」退款 ¥{yuan(state.refund_cents)}。\n退回商品：{_goods(state)}"
     )
+    for sku, sent, expected in state.price_checks:
+        text += f"\n请核对：换出商品 {sku} 按 ¥{yuan(sent)} 计价，低于应有价格 ¥{yuan(expected)}。"
+    return text
 
 
 def _exception_text(state: ReturnState, store: str) -> str:
     return (
         f"{store} 于 {_when(state.at)} 收回了订单 {state.order_number} 的商品（{_goods(state)}），"
-        f"总部拒绝了这笔退货：{state.refusal_zh}。\n"
+        f"总部拒绝了这笔退货：{state.refusal_zh.rstrip('。')}。\n"
         "未退款，商品也未计入该店库存。请联系顾客，并与门店核实后处理（退回商品给顾客，或按例外办理）。"
     )

@@ -73,6 +73,8 @@ class SkuInfo:
     name: str
     colour: str
     size: str
+    #: The catalogue price (None: the catalogue has none).
+    price_cents: int | None = None
 
 
 @dataclass

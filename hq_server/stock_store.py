@@ -85,12 +85,14 @@ def load_skus(conn: Connection, codes: Iterable[str]) -> dict[str, SkuInfo]:
     found: dict[str, SkuInfo] = {}
     for chunk in bulk.id_chunks(codes):
         query = (
-            sa.select(skus.c.code, skus.c.product_code, products.c.name_zh, skus.c.colour, skus.c.size)
+            sa.select(
+                skus.c.code, skus.c.product_code, products.c.name_zh, skus.c.colour, skus.c.size, products.c.price_cents
+            )
             .select_from(skus.join(products, skus.c.product_code == products.c.code))
             .where(skus.c.code.in_(chunk))
         )
-        for code, product, name, colour, size in conn.execute(query):
-            found[code] = SkuInfo(code, product, name, colour, size)
+        for code, product, name, colour, size, price in conn.execute(query):
+            found[code] = SkuInfo(code, product, name, colour, size, None if price is None else int(price))
     return found
 
 

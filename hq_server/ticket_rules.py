@@ -101,8 +101,11 @@ def _ticket_for(batch: TicketBatch, ticket_id: str, store_id: str | None) -> Tic
     return ticket
 
 
-def create_ticket(batch: TicketBatch, p: TicketCreate, *, store_id: str, hlc: str, origin: str | None) -> Outcome:
-    """``ticket.create``: upsert on ``ticket_id``; a retry or a replay never makes a second one."""
+def create_ticket(
+    batch: TicketBatch, p: TicketCreate, *, store_id: str, hlc: str, origin: str | None, check_form: bool = True
+) -> Outcome:
+    """``ticket.create``: upsert on ``ticket_id``; a retry or a replay never makes a second one.
+    ``check_form=False`` for a ticket HQ opens itself: a type's form is what clerks fill in."""
     try:
         number = validate_text("number", p.number, required=True)
         fields: dict[str, Any] = {
@@ -113,7 +116,7 @@ def create_ticket(batch: TicketBatch, p: TicketCreate, *, store_id: str, hlc: st
     if fields["type"] not in batch.type_codes:
         return rejected("unknown_ticket_type", "type", value=fields["type"])
     existing = batch.tickets.get(p.ticket_id)
-    if existing is None:
+    if existing is None and check_form:
         try:
             forms.check(
                 batch.forms.get(fields["type"], forms.Form()), product_code=fields["product_code"], extra=p.extra

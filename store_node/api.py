@@ -190,9 +190,13 @@ async def own_stock(request: Request) -> Response:
 async def stock_lookup(request: Request) -> Response:
     """Every store's stock of a product: HQ's live answer, or the last snapshot when HQ cannot
     answer now (offline, slow, failing)."""
+    return JSONResponse(await lookup_stock(request, _product_param(request), lang_of(request)))
+
+
+async def lookup_stock(request: Request, code: str, lang: str) -> dict[str, Any]:
+    """:func:`stock_views.lookup_live` of HQ's answer, or :func:`stock_views.lookup_snapshot`
+    when HQ cannot answer now; :class:`NotFound` for a product neither knows (shared with the UI)."""
     node = node_of(request)
-    code = _product_param(request)
-    lang = lang_of(request)
     sync = getattr(request.app.state, "sync", None)
     if sync is not None and node.enrolled:
         try:
@@ -204,8 +208,8 @@ async def stock_lookup(request: Request) -> Response:
         except SyncError as exc:
             log.info("live stock lookup failed (%s): answering from the snapshot", exc.message)
         else:
-            return JSONResponse(stock_views.lookup_live(node, found, lang))
-    return JSONResponse(stock_views.lookup_snapshot(node, code, lang))
+            return stock_views.lookup_live(node, found, lang)
+    return stock_views.lookup_snapshot(node, code, lang)
 
 
 def _order_keys(request: Request) -> tuple[str | None, str | None]:
@@ -224,9 +228,9 @@ def _order_keys(request: Request) -> tuple[str | None, str | None]:
         raise InvalidLookup(exc.message, code=exc.code, field=exc.field, **exc.params) from exc
 
 
-async def _live_orders(request: Request, *, phone: str | None, number: str | None) -> OrderLookup | None:
+async def live_orders(request: Request, *, phone: str | None, number: str | None) -> OrderLookup | None:
     """HQ's live order lookup, kept in the replica for offline lookups; None when HQ cannot
-    answer now (offline, slow, failing, refusing)."""
+    answer now (offline, slow, failing, refusing). Shared with the clerk's returns screens."""
     node = node_of(request)
     sync = getattr(request.app.state, "sync", None)
     if sync is None or not node.enrolled:
@@ -243,34 +247,43 @@ async def _live_orders(request: Request, *, phone: str | None, number: str | Non
     return found
 
 
-async def lookup_orders(request: Request) -> Response:
-    """Orders by the customer's phone or the order number (exactly one), newest paid first:
-    HQ's live answer (every store and channel), or the replica's (own and lately looked-up
-    orders) when HQ cannot answer now."""
+async def find_orders(request: Request, *, phone: str | None, number: str | None, lang: str) -> dict[str, Any]:
+    """Orders by the customer's (checked) phone or the order number (exactly one), newest paid
+    first: HQ's live answer (every store and channel), or the replica's (own and lately
+    looked-up orders) when HQ cannot answer now."""
     node = node_of(request)
-    phone, number = _order_keys(request)
-    lang = lang_of(request)
-    found = await _live_orders(request, phone=phone, number=number)
+    found = await live_orders(request, phone=phone, number=number)
     if found is not None:
-        return JSONResponse(order_views.lookup_live(node, found, lang))
-    return JSONResponse(order_views.lookup_local(node, phone=phone, number=number, lang=lang))
+        return order_views.lookup_live(node, found, lang)
+    return order_views.lookup_local(node, phone=phone, number=number, lang=lang)
+
+
+async def find_order(request: Request, number: str, lang: str) -> dict[str, Any] | None:
+    """One order by (checked) number, with the customer's whole phone: HQ's, else the replica's
+    copy; None when neither has it."""
+    node = node_of(request)
+    found = await live_orders(request, phone=None, number=number)
+    if found is not None and found.orders:
+        return order_views.live_order(node, found.orders[0], found.server_time, lang)
+    return order_views.local_order(node, number, lang)
+
+
+async def lookup_orders(request: Request) -> Response:
+    """Orders by the customer's phone or the order number (exactly one): :func:`find_orders`."""
+    phone, number = _order_keys(request)
+    return JSONResponse(await find_orders(request, phone=phone, number=number, lang=lang_of(request)))
 
 
 async def get_order(request: Request) -> Response:
     """One order by number, with the customer's whole phone: HQ's, else the replica's copy."""
-    node = node_of(request)
-    lang = lang_of(request)
     try:
         number = check_order_number(request.path_params["number"], "number")
     except InvalidField as exc:
         raise InvalidLookup(exc.message, code=exc.code, field=exc.field, **exc.params) from exc
-    found = await _live_orders(request, phone=None, number=number)
-    if found is not None and found.orders:
-        return JSONResponse(order_views.live_order(node, found.orders[0], found.server_time, lang))
-    local = order_views.local_order(node, number, lang)
-    if local is None:
+    found = await find_order(request, number, lang_of(request))
+    if found is None:
         raise NotFound(f"no order {number}", code="order_not_found", value=number)
-    return JSONResponse(local)
+    return JSONResponse(found)
 
 
 async def list_transfers(request: Request) -> Response:
@@ -313,20 +326,22 @@ async def step_transfer(request: Request) -> Response:
     return JSONResponse(stock_views.get_transfer(node, transfer_id, lang_of(request)))
 
 
-async def _local_order_for(request: Request, body: dict[str, Any]) -> None:
-    """A return names an order the replica may not hold yet (the clerk typed its number): ask HQ
-    for it once, so it can be taken in; offline, the return is refused with ``order_not_found``."""
+async def order_for_return(request: Request, body: dict[str, Any]) -> None:
+    """Bring the replica's copy of the order a return names up to date: HQ's live answer when it
+    can give one (another store may have taken units back since the copy was made, or the clerk
+    typed a number the replica does not hold), else the copy as it is (offline, an order the
+    replica lacks is refused with ``order_not_found``). Shared with the clerk's returns screens."""
     key = body.get("order")
     if not isinstance(key, str) or not key.strip():
         return
     try:
-        return_records.find_order(node_of(request), key.strip())
+        number = return_records.find_order(node_of(request), key.strip()).order.number
     except NotFound:
         try:
             number = check_order_number(key, "order")
         except InvalidField:
             return
-        await _live_orders(request, phone=None, number=number)
+    await live_orders(request, phone=None, number=number)
 
 
 async def create_return(request: Request) -> Response:
@@ -335,7 +350,7 @@ async def create_return(request: Request) -> Response:
     node = node_of(request)
     body = await json_body(request)
     lang = lang_of(request)
-    await _local_order_for(request, body)
+    await order_for_return(request, body)
     return_id = return_actions.create_return(node, body, lang=lang)
     return JSONResponse(return_views.get_return(node, return_id, lang), status_code=201)
 
@@ -344,7 +359,7 @@ async def check_return(request: Request) -> Response:
     """The same body as a return: what the policy says of each line, and the amounts; writes nothing."""
     node = node_of(request)
     body = await json_body(request)
-    await _local_order_for(request, body)
+    await order_for_return(request, body)
     return JSONResponse(return_actions.check_return(node, body, lang=lang_of(request)))
 
 

@@ -462,6 +462,10 @@ def _upsert_returns(node: Node, conn: sqlite3.Connection, states: list[ReturnSta
     an accepted return, with its units returned), kept as the store's own order or as a looked-up
     one; the later version of the order wins, as for pulled and looked-up orders."""
     _move_aside_numbers(conn, "returns", states)
+    refused = [s.id for s in states if s.status == "rejected"]
+    for chunk, marks in in_chunks(refused):  # HQ counted none of a refused return's movements
+        moves = [r[0] for r in conn.execute(f"SELECT id FROM stock_moves WHERE ref IN ({marks})", chunk)]
+        stock_actions.delete_moves(conn, moves)
     conn.executemany(
         _UPSERT_RETURN,
         [

@@ -427,7 +427,9 @@ def create_return(node: Node, data: Mapping[str, Any], *, lang: str) -> str:
             explanation=explain(first.decision, lang),
         )
     with node.replica.tx() as conn:
-        _refuse_over_return(node, prepared.found, [(x.line_no, x.qty) for x in state.lines], lang)  # under the lock
+        # Again under the lock, with the order as it is now (a pull may have brought returned units).
+        current = find_order(node, state.order_id)
+        _refuse_over_return(node, current, [(x.line_no, x.qty) for x in state.lines], lang)
         counter = node.replica.get_int("return_counter") + 1
         number = return_number(ident.store_code, ident.node_no, counter)
         while conn.execute("SELECT 1 FROM returns WHERE number = ?", (number,)).fetchone() is not None:

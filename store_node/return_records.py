@@ -29,9 +29,10 @@ def encode_return(state: ReturnState) -> str:
 
 
 def decode_return(row: sqlite3.Row) -> ReturnState:
-    """The state in a row's ``data``; the row's status and code win (a refusal marks them first)."""
+    """The state in a row's ``data``; the row's number, status and code win (a refusal marks the
+    status first; a number HQ gave another return is moved aside in the row)."""
     state = _state_decoder.decode(row["data"])
-    return msgspec.structs.replace(state, status=row["status"], code=row["code"])
+    return msgspec.structs.replace(state, number=row["number"], status=row["status"], code=row["code"])
 
 
 def find_return(node: Node, key: str) -> ReturnState:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -36,7 +37,8 @@ MAX_RETURNS = 100
 
 
 def voucher_url(number: str) -> str:
-    return f"/returns/{number}/voucher"
+    """The voucher page of a return (its number quoted: a moved-aside ``NUMBER#id`` has a ``#``)."""
+    return f"/returns/{quote(number, safe='')}/voucher"
 
 
 def return_json(

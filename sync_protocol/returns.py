@@ -11,7 +11,7 @@ what was bought across all stores (:func:`over_returned`; the first return HQ ap
 the policy per line (:func:`decide_lines`). An accepted return adds to the order's returned units,
 counts the movements, opens one refund task for finance, and for an exchange issues the new items
 as a sale. A refused one (its goods already at the store) counts nothing, opens one finance
-exception ticket when the refusal is :data:`EXCEPTION_CODES`, and tells the store why.
+exception ticket whatever the reason, and tells the store why.
 
 Amounts are integer cents. An exchange refunds what the returned items cost beyond the new ones
 (``refund_cents``) or has the customer pay the difference at the till (``payable_cents``).
@@ -53,9 +53,6 @@ RETURN_STATUS_LABELS: dict[str, tuple[str, str]] = {
 }
 RETURN_KIND_LABELS: dict[str, tuple[str, str]] = {"refund": ("退货退款", "refund"), "exchange": ("换货", "exchange")}
 
-#: Refusals of a return whose goods the store already took back: finance gets one exception
-#: ticket for each such return.
-EXCEPTION_CODES = frozenset({"over_return", "return_not_allowed"})
 MAX_PHOTOS = 9
 MAX_PHOTO_REF = 500
 
@@ -139,6 +136,9 @@ class ReturnState(msgspec.Struct, kw_only=True):
     hlc: str = ""
     #: The order as HQ holds it after an accepted return (its returned units), for the store's copy.
     order: OrderState | None = None
+    #: Exchange items handed out below the price HQ expects (the returned line's price for the same
+    #: product, else the catalogue's): (sku, price sent, price expected) for finance to check.
+    price_checks: list[tuple[str, int, int]] = []
 
     def refusal(self, lang: str) -> str:
         return self.refusal_en if lang == "en" and self.refusal_en else self.refusal_zh

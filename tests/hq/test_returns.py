@@ -226,3 +226,74 @@ def test_returns_api_lists_and_reports_reasons(hq: Hq) -> None:
     assert report["total"] == {"returns": 2, "units": 3}
     assert hq.api("GET", "/api/v1/returns", params={"status": "lost"}).status_code == 422
     assert hq.api("GET", "/api/v1/returns/R-none").status_code == 404
+
+
+def test_refund_task_opens_even_when_the_refund_type_has_a_required_form_field(hq: Hq) -> None:
+    _, hz = setup(hq)
+    form = {"fields": [{"name": "bank_ref", "label_zh": "银行流水号", "kind": "text", "required": True}]}
+    assert hq.api("PUT", "/api/v1/ticket-types/refund/form", json=form).status_code == 200
+    order = sell(hq, "SO-1012")
+    state = decided(hz.send(hz.take_back(order["id"], [(1, 1)])))
+    assert state.status == "accepted" and state.refund_ticket
+    assert len(hq_tickets(hq, "refund")) == 1
+
+
+def test_refund_task_of_a_hundred_line_return_is_cut_to_the_description_limit(hq: Hq) -> None:
+    _, hz = setup(hq)
+    name = "超长商品名称" * 19
+    rows = "".join(f"LG-{i:03d},{name},Long,tops,深灰蓝色,XXL\n" for i in range(100))
+    import_catalogue(hq, "product_code,name_zh,name_en,category,colour,size\n" + rows)
+    body = {
+        "number": "SO-1013",
+        "channel": "store",
+        "store": "SH001",
+        "paid_at": now_ms() - DAY_MS,
+        "lines": [{"sku": f"LG-{i:03d}-深灰蓝色-XXL", "qty": 1, "unit_price": "10.00"} for i in range(100)],
+    }
+    posted = hq.api("POST", "/api/v1/orders", json=body)
+    assert posted.status_code == 201, posted.text
+    state = decided(hz.send(hz.take_back(posted.json()["id"], [(n, 1) for n in range(1, 101)])))
+    assert state.refund_cents == 100000 and state.refund_ticket
+    assert len(hq_tickets(hq, "refund")[0]["description"]) <= 10_000
+
+
+def test_a_reused_return_number_of_a_long_store_code_stays_within_64_characters(hq: Hq) -> None:
+    import_catalogue(hq, CATALOGUE)
+    node = hq.enroll("STORE_WITH_A_RATHER_LONG_CODE_1234567890")
+    order = sell(hq, "SO-1014", store="STORE_WITH_A_RATHER_LONG_CODE_1234567890", qty=2)
+    assert node.send(node.take_back(order["id"], [(1, 1)])).results[0].status == "applied"
+    node.return_counter = 0  # a replica restored from an older copy hands out the number again
+    answer = node.send(node.take_back(order["id"], [(1, 1)], kind="exchange", exchange=[(L, 1, 29900)]))
+    assert answer.results[0].code == "renumbered", answer.results[0]
+    state = decided(answer)
+    assert len(state.number) <= 64 and len(state.exchange_order) <= 64
+    assert order_at_hq(hq, state.exchange_order)["lines"][0]["sku"] == L
+
+
+def test_an_exchange_item_handed_out_below_its_price_is_flagged_in_the_refund_task(hq: Hq) -> None:
+    _, hz = setup(hq)
+    order = sell(hq, "SO-1015")
+    state = decided(hz.send(hz.take_back(order["id"], [(1, 1)], kind="exchange", exchange=[(L, 1, 0)])))
+    assert state.refund_cents == 29900 and state.price_checks == [(L, 0, 29900)]
+    task = hq_tickets(hq, "refund")[0]
+    assert task["extra"]["price_checks"] == [{"sku": L, "price": "0.00", "expected": "299.00"}]
+    assert "请核对" in task["description"]
+
+
+def test_a_resent_return_is_answered_with_the_order_as_hq_holds_it(hq: Hq) -> None:
+    _, hz = setup(hq)
+    order = sell(hq, "SO-1016")
+    op = hz.stock_op(hz.take_back(order["id"], [(1, 1)]))
+    hz.push([op])
+    again = decided(hz.push([op]))  # the first answer was lost
+    assert again.order is not None and again.order.lines[0].returned_qty == 1
+
+
+def test_every_refused_return_opens_one_exception_ticket(hq: Hq) -> None:
+    _, hz = setup(hq)
+    order = sell(hq, "SO-1017")
+    answer = hz.send(hz.take_back(order["id"], [(1, 1)], kind="exchange", exchange=[("NO-SUCH-SKU", 1, 100)]))
+    assert answer.results[0].code == "unknown_sku"
+    state = decided(answer)
+    assert state.exception_ticket and len(hq_tickets(hq, "return_exception")) == 1
+    assert "。。" not in hq_tickets(hq, "return_exception")[0]["description"]

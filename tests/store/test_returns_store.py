@@ -683,3 +683,31 @@ def test_exchange_accepted_by_hq_counts_both_movements_once(hq: Hq, make_store: 
     assert (on_hand(sh1.node, SKU_M), on_hand(sh1.node, SKU_L)) == (1, 2)
     levels = hq_levels(hq)
     assert (levels[("SH001", SKU_M)], levels[("SH001", SKU_L)]) == ((1, 0), (2, 0))
+
+
+def test_a_refused_return_answered_as_a_duplicate_still_drops_its_movements(node: Node) -> None:
+    """A replica restored from an older copy sends a return HQ refused before under a new seq: HQ
+    answers ``duplicate`` with the refused snapshot, and the goods leave the store's stock all the same."""
+    seed(node)
+    return_id = return_actions.create_return(node, refund((1, 1)), lang="zh")
+    [op] = outbox_rows(node)
+    state = _decided(node, return_id, "rejected", code="over_return", refusal_zh="已退过", refusal_en="returned")
+    _ack(
+        node,
+        OpResult(seq=op["seq"], op_id=op["op_id"], status="merged", code="duplicate"),
+        _change("return", return_id, state),
+    )
+    assert return_records.find_return(node, return_id).status == "rejected"
+    assert moves_of(node, return_id) == []
+    assert on_hand_matches_moves(node)
+
+
+def test_the_voucher_link_of_a_moved_aside_number_opens_its_voucher(node: Node, data_dir: Path) -> None:
+    seed(node)
+    return_id = return_actions.create_return(node, refund((1, 1)), lang="zh")
+    with node.replica.tx() as conn:
+        conn.execute("UPDATE returns SET number = number || '#' || substr(id, -8) WHERE id = ?", (return_id,))
+    link = return_views.get_return(node, return_id)["voucher_url"]
+    assert "%23" in link
+    with local_api(node, data_dir) as api:
+        assert api.get(link).status_code == 200
