@@ -7,17 +7,15 @@ Nothing here decides whether goods can be taken back: that is :func:`return_acti
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 
 from store_node.errors import StoreNodeError
 from store_node.node import Node
+from store_node.ui import photos
 from store_node.ui.texts import t
 from sync_protocol import i18n
 from sync_protocol.orders import MAX_LINE_QTY
@@ -26,56 +24,7 @@ from sync_protocol.returns import MAX_PHOTOS
 #: Exchange rows the form offers (more are kept when the clerk sent more).
 EXCHANGE_ROWS = 3
 MAX_EXCHANGE_ROWS = 20
-#: Largest photo taken (bytes).
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-#: Image kinds by their first bytes: (magic, extension).
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-)
-_PHOTO_REF = re.compile(r"photo:(?P<name>[0-9a-f]{32}\.(?:jpg|png|gif|webp))")
 _INDEXED = re.compile(r"^(?P<list>lines|exchange|photos)\[(?P<index>\d+)\]")
-
-
-# -- photos: kept as a ticket's are (store_node/ui/photos.py, same folder and references; to be merged) --
-
-
-def photos_dir(node: Node) -> Path:
-    """``<data dir>/photos``: next to the replica's file (the node's data folder)."""
-    return node.replica.path.parent / "photos"
-
-
-def image_ext(head: bytes) -> str | None:
-    """The extension of an image by its magic bytes (jpg, png, gif, webp), else None."""
-    for magic, ext in _MAGIC:
-        if head.startswith(magic):
-            return ext
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-def save_photo(node: Node, content: bytes) -> str | None:
-    """Keep an uploaded image as ``photos/<uuid>.<ext>``; its reference (``photo:<name>``), or
-    None when ``content`` is not an image."""
-    ext = image_ext(content[:16])
-    if ext is None:
-        return None
-    folder = photos_dir(node)
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.{ext}"
-    partial = folder / f".{name}.part"
-    partial.write_bytes(content)
-    os.replace(partial, folder / name)  # never a half-written photo under its name
-    return f"photo:{name}"
-
-
-def kept_photo(node: Node, ref: str) -> bool:
-    """Whether ``ref`` names a photo this node keeps (a form cannot smuggle in another reference)."""
-    match = _PHOTO_REF.fullmatch(ref)
-    return match is not None and (photos_dir(node) / match["name"]).is_file()
 
 
 # -- the form -------------------------------------------------------------------------------------------
@@ -145,7 +94,7 @@ def read_form(node: Node, form: FormData) -> ReturnForm:
         )
     state.exchange = rows + [ExchangeRow() for _ in range(EXCHANGE_ROWS - len(rows))]
     refs = [v for v in form.getlist("photo_ref") if isinstance(v, str)]
-    state.photos = [ref for ref in dict.fromkeys(refs) if kept_photo(node, ref)]
+    state.photos = [ref for ref in dict.fromkeys(refs) if photos.kept(node, ref)]
     return state
 
 
@@ -155,20 +104,20 @@ async def take_photos(node: Node, form: FormData, state: ReturnForm, lang: str) 
     for upload in form.getlist("photos"):
         if not isinstance(upload, UploadFile) or not upload.filename:
             continue
-        content = await upload.read(MAX_PHOTO_BYTES + 1)
+        content = await upload.read(photos.MAX_BYTES + 1)
         if not content:
             continue
-        if len(content) > MAX_PHOTO_BYTES:
-            state.errors["photos"] = t("rt_photo_too_big", lang, name=upload.filename, limit=MAX_PHOTO_BYTES >> 20)
+        if len(content) > photos.MAX_BYTES:
+            state.errors["photos"] = t("rt_photo_too_big", lang, name=upload.filename, limit=photos.MAX_BYTES >> 20)
             continue
         if len(state.photos) >= MAX_PHOTOS:
             state.errors["photos"] = t("rt_photo_too_many", lang, limit=MAX_PHOTOS)
             break
-        ref = save_photo(node, content)
-        if ref is None:
+        ext = photos.sniff(content[:16])
+        if ext is None:
             state.errors["photos"] = t("rt_photo_not_image", lang, name=upload.filename)
         else:
-            state.photos.append(ref)
+            state.photos.append(photos.save(node, content, ext))
 
 
 def request_data(state: ReturnForm, actor: str, lang: str) -> dict[str, Any]:

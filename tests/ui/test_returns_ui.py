@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from store_node import return_actions, return_records
 from store_node.app import create_app
+from store_node.ui.photos import photos_dir
 from store_node.ui.returns import lookup_keys
-from store_node.ui.returns_form import photos_dir
 from sync_protocol.errors import InvalidField
 from sync_protocol.messages import OpResult
 from sync_protocol.return_policy import ReturnPolicy
