@@ -6,23 +6,35 @@ instead, as the PostgreSQL tests do. Use the ``chromium`` fixture (import it int
 conftest: ``from tests.browser import chromium_fixture  # noqa: F401``, then ask for ``chromium``),
 or :func:`require_chromium` / :func:`require_tool` in a test.
 
+Pages driven like a clerk drives them (click, type, wait for an element) go through Playwright,
+which drives the same Debian Chromium (``executable_path``; ``playwright install`` never runs, no
+browser is downloaded): the ``browser_page`` fixture gives a fresh page (zh-CN, 1280 x 800), or
+:func:`playwright_browser` outside pytest (``scripts/screenshots.py``). Flows on the store's
+screens (sign in, wait for the sync badge, ...) are in ``tests/ui/browser_flows.py``.
+
 Also here, with no Python dependency: :func:`pdf_page_count`, and :func:`read_png` (8-bit
 non-interlaced PNGs, as Chromium writes them) with :func:`dark_fraction`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import re
 import shutil
 import struct
 import subprocess
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # Playwright is a dev dependency: imported only where a test drives a page
+    from playwright.sync_api import Browser, Page
 
 #: Names the browser goes by on PATH, Debian's first; ``STOREDESK_CHROMIUM`` overrides them.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome", "chrome")
@@ -43,10 +55,10 @@ def chromium_path() -> str | None:
     return None
 
 
-def missing(reason: str) -> None:
+def missing(reason: str, *, what: str = "the browser tests") -> None:
     """Skip the test with ``reason``; under ``CI=true`` fail it instead (CI must run it)."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the browser tests must run)", pytrace=False)
+        pytest.fail(f"{reason} (CI=true: {what} must run)", pytrace=False)
     pytest.skip(reason)
 
 
@@ -116,6 +128,71 @@ def chromium_fixture(tmp_path: Path) -> Chromium:
     workdir = tmp_path / "chromium"
     workdir.mkdir()
     return Chromium(require_chromium(), workdir)
+
+
+#: Chromium's flags under Playwright (headless, as root, in a container, no network chatter).
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+#: The clerk's screen: the store PCs run 1280 x 800, the UI in Chinese.
+WIDTH, HEIGHT = 1280, 800
+LOCALE = "zh-CN"
+#: Milliseconds a Playwright action (a click, a wait for an element) may take by default.
+ACTION_TIMEOUT_MS = 15_000
+
+
+def playwright_available() -> bool:
+    return importlib.util.find_spec("playwright") is not None
+
+
+def require_playwright() -> None:
+    if not playwright_available():
+        missing("Playwright is not installed (the dev extra: pip install -e '.[dev]', or `make test`)")
+
+
+@contextlib.contextmanager
+def playwright_browser(executable: str | None = None) -> Iterator[Browser]:
+    """Playwright's Chromium, launched from Debian's executable (``chromium_path()`` by default)."""
+    from playwright.sync_api import sync_playwright
+
+    path = executable or chromium_path()
+    if path is None:
+        raise RuntimeError(f"Chromium is not installed; {INSTALL_HINT}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS), timeout=60_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def clerk_page(browser: Browser, *, locale: str = LOCALE) -> Iterator[Page]:
+    """A page in a fresh context (its own cookies): the clerk's screen size and language."""
+    context = browser.new_context(locale=locale, viewport={"width": WIDTH, "height": HEIGHT})
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(name="browser_page")
+def browser_page_fixture() -> Iterator[Page]:
+    """A Playwright page in headless Chromium (zh-CN, 1280 x 800); the test skips (fails under
+    ``CI=true``) without Chromium or Playwright. One browser per test: safe beside asyncio tests."""
+    path = require_chromium()
+    require_playwright()
+    with playwright_browser(path) as browser, clerk_page(browser) as page:
+        yield page
 
 
 def file_url(path: Path) -> str:
