@@ -51,6 +51,21 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return api.error_response(error, api.lang_of(request))
 
 
+#: How long a stopping node waits for its sync task. A cancel can be lost inside an HTTP connect to
+#: an unreachable HQ (the task then never ends); the outbox is on disk, so the node stops anyway.
+STOP_WAIT_S = 5.0
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=STOP_WAIT_S)
+    if not done:
+        log.warning("the sync task did not stop within %.0f s (a connect to HQ hung); stopping without it", STOP_WAIT_S)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # whatever it ends with is moot
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("the sync task ended with %r", task.exception())
+
+
 def create_app(
     data_dir: Path,
     hq_url: str,
@@ -72,9 +87,7 @@ def create_app(
             yield
         finally:
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await _stop(task)
             await client.close()
             node.close()
 

@@ -110,6 +110,10 @@ RETURN_TICKET_TYPES: dict[str, tuple[str, str]] = {
     "return_exception": ("退货异常", "Return exception"),
 }
 
+#: Types only HQ opens (a clerk is not offered them): replenishment, stock exceptions, refund tasks
+#: and return exceptions.
+HQ_OPENED_TYPES = frozenset(STOCK_TICKET_TYPES) | frozenset(RETURN_TICKET_TYPES)
+
 #: Status labels for people: code -> (Chinese, English).
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "new": ("待分派", "Awaiting routing"),

@@ -23,15 +23,16 @@ from store_node.ui.render import node_of, page, signed_in
 from store_node.ui.texts import t
 from sync_protocol import i18n
 from sync_protocol.forms import MAX_PHOTOS
-from sync_protocol.tickets import DEFAULT_TICKET_TYPES, MAX_LENGTH
+from sync_protocol.tickets import DEFAULT_TICKET_TYPES, HQ_OPENED_TYPES, MAX_LENGTH
 
 #: The fields every ticket has, in the form's order (``type`` is picked first, above the form).
 COMMON_FIELDS = ("title", "description", "category", "product_code", "customer_phone", "customer_name")
 
 
 def _types(request: Request, lang: str) -> list[dict[str, Any]]:
-    """The synced ticket types with their forms; the built-in types before HQ has sent any."""
-    found = views.ticket_types(node_of(request), lang)
+    """The synced ticket types a clerk files, with their forms (not those only HQ opens); the
+    built-in types before HQ has sent any."""
+    found = [item for item in views.ticket_types(node_of(request), lang) if item["code"] not in HQ_OPENED_TYPES]
     if found:
         return found
     return [{"code": c, "name": n[1] if lang == "en" else n[0], "fields": []} for c, n in DEFAULT_TICKET_TYPES.items()]

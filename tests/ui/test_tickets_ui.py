@@ -404,3 +404,16 @@ def test_ticket_pages_answer_200_in_both_languages_with_no_untranslated_key(type
         missing = typed.get("/tickets/SH012-999999", params={"lang": lang})
         assert missing.status_code == 404 and not UNTRANSLATED.findall(missing.text), lang
     assert "找不到工单 SH012-999999" in typed.get("/tickets/SH012-999999").text
+
+
+def test_types_only_hq_opens_are_not_offered_to_the_clerk(clerk: TestClient) -> None:
+    node = node_of(clerk)
+    rows = [("replenishment", "补货"), ("refund", "退款"), ("equipment", "设备故障")]
+    with node.replica.tx() as conn:
+        conn.executemany(
+            "INSERT INTO reference (entity, id, code, name_zh, name_en, attrs)"
+            " VALUES ('ticket_type', ?, ?, ?, '', '{}') ON CONFLICT(entity, id) DO NOTHING",
+            [(code, code, name) for code, name in rows],
+        )
+    page = clerk.get("/tickets/new")
+    assert "设备故障" in page.text and "补货" not in page.text and "退款" not in page.text
