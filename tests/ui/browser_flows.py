@@ -1,14 +1,18 @@
 """What a clerk does on the store node's screens, in a real browser (Playwright on Debian's Chromium).
 
 :class:`ClerkAt` is one clerk at one store's local UI: sign in through the real form, open a
-screen, fill and submit a form, wait for the sync badge. Tests (``tests/ui/test_browser.py``) and
-``scripts/screenshots.py`` use it; a flow for a new screen is a method here (or a function taking a
-``ClerkAt``) built from these steps, e.g. filing a ticket with a photo::
+screen, fill and submit a form, type into a type-ahead and take a suggestion with the keyboard,
+wait for the sync badge. Tests (``tests/ui/test_browser.py``) and ``scripts/screenshots.py`` use it;
+a flow over several screens is a function taking a ``ClerkAt`` built from these steps, e.g.
+:func:`file_ticket` (a ticket with a photo)::
 
-    clerk.open("/tickets/new")
-    clerk.fill({"type": "quality", "title": "拉链总坏"})
+    clerk.go("/tickets/new")
+    clerk.follow('main nav.tk-types a[href="/tickets/new?type=equipment"]')
+    clerk.fill({"title": "收银机屏幕不亮", "location": "收银台"})
     clerk.attach("photos", photo_path)
     clerk.submit()
+
+and :func:`look_up_stock`, :func:`request_transfer_from_stock`.
 
 Selectors are the page's own ids and ``name`` attributes (what the forms post), never texts, so
 flows work in both languages.
@@ -100,10 +104,110 @@ class ClerkAt:
         self.page.locator(f'{form} input[type=file][name="{name}"]').set_input_files(list(files))
 
     def submit(self, form: str = "main form") -> None:
-        """Press the form's submit button and wait for the page it leads to."""
+        """Press the form's submit button (``type=submit``, or a ``<button>`` without a type, which
+        submits too) and wait for the page it leads to."""
         with self.page.expect_navigation():
-            self.page.locator(f"{form} [type=submit]").first.click()
+            self.page.locator(f"{form} [type=submit], {form} button:not([type])").first.click()
+
+    def type_into(self, selector: str, text: str) -> None:
+        """Click into the field ``selector`` and type ``text`` key by key (the page's type-aheads
+        listen to those key presses, not to a value set at once)."""
+        field = self.page.locator(selector)
+        field.click()
+        field.press_sequentially(text, delay=20)
+
+    def pick_suggestion(self, field: str, listbox: str, *, timeout_s: float = 5.0) -> bool:
+        """With the keyboard, take the first option of the type-ahead ``listbox`` under the input
+        ``field`` (ArrowDown, Enter); ``False`` when no option appeared within ``timeout_s``."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        options = self.page.locator(f"{listbox} [role=option]")
+        try:
+            options.first.wait_for(state="visible", timeout=timeout_s * 1000)
+        except PlaywrightTimeout:
+            return False
+        self.page.press(field, "ArrowDown")
+        self.page.wait_for_selector(f'{listbox} [role=option][aria-selected="true"]')
+        self.page.press(field, "Enter")
+        self.page.wait_for_selector(f"{listbox}", state="hidden")
+        return True
+
+    def press_enter(self, field: str) -> None:
+        """Press Enter in ``field`` (submitting its form) and wait for the page it leads to."""
+        with self.page.expect_navigation():
+            self.page.press(field, "Enter")
+
+    def follow(self, link: str) -> None:
+        """Click the link ``link`` (a selector) and wait for the page it opens."""
+        with self.page.expect_navigation():
+            self.page.locator(link).first.click()
+
+    def go(self, path: str) -> None:
+        """Open a screen from the menu: click its entry (``nav.main a[href=path]``)."""
+        self.follow(f'nav.main a[href="{path}"]')
+
+    def reload_until(self, selector: str, timeout_s: float, *, every_s: float = 0.5) -> float:
+        """Reload the (server-rendered) page until ``selector`` is on it, as a clerk presses F5
+        waiting for something to arrive; returns the seconds it took."""
+        started = time.monotonic()
+        while self.page.locator(selector).count() == 0:
+            if time.monotonic() - started > timeout_s:
+                raise AssertionError(f"{selector} not on {self.path()} within {timeout_s} s")
+            self.page.wait_for_timeout(every_s * 1000)
+            self.page.reload(wait_until="load")
+        return time.monotonic() - started
+
+    def image_loaded(self, selector: str) -> int:
+        """Scroll the image ``selector`` into view, wait until it has loaded; its natural width."""
+        image = self.page.locator(selector).first
+        image.scroll_into_view_if_needed()
+        handle = image.element_handle()
+        self.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=handle)
+        width: int = image.evaluate("img => img.naturalWidth")
+        return width
 
     def text(self, selector: str = "main") -> str:
         """The visible text of ``selector`` (the page's main part by default)."""
         return self.page.inner_text(selector)
+
+
+# -- flows over several screens -------------------------------------------------------------------
+
+
+def file_ticket(clerk: ClerkAt, type_code: str, fields: Mapping[str, str], photos: Mapping[str, Path]) -> str:
+    """新建工单 from the menu, pick the type ``type_code``, fill ``fields``, attach each photo field's
+    file, submit; the new ticket's id (the page it lands on is ``/tickets/<id>?created=1``)."""
+    clerk.go("/tickets/new")
+    clerk.follow(f'main nav.tk-types a[href="/tickets/new?type={quote(type_code)}"]')
+    clerk.fill(fields)
+    for name, photo in photos.items():
+        clerk.attach(name, photo)
+    clerk.submit()
+    path = clerk.path()
+    assert path.startswith("/tickets/") and "created=1" in path, f"the form was not taken: {path}\n{clerk.text()}"
+    return path.split("?")[0].rsplit("/", 1)[1]
+
+
+def look_up_stock(clerk: ClerkAt, typed: str) -> bool:
+    """库存查询 from the menu, type ``typed`` (part of a product code) into the product field, take
+    the first suggestion with the keyboard if the type-ahead offers one, and search (Enter).
+    Whether a suggestion was taken."""
+    clerk.go("/stock")
+    clerk.type_into("#product", typed)
+    picked = clerk.pick_suggestion("#product", "#product-options")
+    clerk.press_enter("#product")
+    return picked
+
+
+def request_transfer_from_stock(clerk: ClerkAt, store_code: str, sku: str, *, qty: int = 1, note: str = "") -> str:
+    """On the stock page's row of ``store_code``, follow the request link of ``sku``; on the new
+    transfer form (SKU and source filled in by the link) set the quantity and the note, send it;
+    the transfer's id (the page it lands on is ``/transfers/<id>``)."""
+    clerk.follow(f'#other-stores tr[data-store="{store_code}"] td[data-sku="{sku}"] a.st-request')
+    assert clerk.path().startswith("/transfers/new"), clerk.path()
+    assert clerk.page.input_value("#sku") == sku and clerk.page.input_value("#source_store") == store_code
+    clerk.fill({"qty": str(qty), "note": note})
+    clerk.submit()
+    path = clerk.path()
+    assert path.startswith("/transfers/") and path != "/transfers/new", f"not requested: {path}\n{clerk.text()}"
+    return path.split("?")[0].rsplit("/", 1)[1]
