@@ -34,11 +34,6 @@ def state_of(row: Any) -> TicketState:
     return TicketState(**values)
 
 
-#: The state columns as loads select them: JSON columns as their text, decoded by msgspec below
-#: (SQLAlchemy's per-value result processing was a fifth of a push's time).
-_LOAD_COLUMNS = tuple(
-    sa.type_coerce(tickets.c[name], sa.Text) if name in _JSON_COLUMNS else tickets.c[name] for name in STATE_COLUMNS
-)
 _json_decoders: dict[str, msgspec.json.Decoder[Any]] = {
     "field_hlcs": msgspec.json.Decoder(dict[str, str]),
     "extra": msgspec.json.Decoder(dict[str, Any]),
@@ -59,34 +54,30 @@ def load_tickets(
     conn: Connection, ids: Iterable[str], *, rows: dict[str, tuple[Any, ...]] | None = None
 ) -> dict[str, TicketState]:
     """The tickets with these ids that exist, by id; their rows as stored go into ``rows`` when
-    given (a :class:`TicketBatch` keeps them so its flush updates only the columns that changed)."""
+    given (a :class:`TicketBatch` keeps them so its flush updates only the columns that changed).
+
+    Read straight through the driver (:func:`hq_server.bulk.select_in`): JSON columns come as
+    their text and are decoded by msgspec here."""
     found: dict[str, TicketState] = {}
-    for chunk in bulk.id_chunks(ids):
-        for row in conn.execute(sa.select(*_LOAD_COLUMNS).where(tickets.c.id.in_(chunk))):
-            state = _loaded(row)
-            found[state.id] = state
-            if rows is not None:
-                rows[state.id] = tuple(row)
+    for row in bulk.select_in(conn, tickets, STATE_COLUMNS, "id", ids):
+        state = _loaded(row)
+        found[state.id] = state
+        if rows is not None:
+            rows[state.id] = row
     return found
 
 
 def existing_ids(conn: Connection, table: sa.Table, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` are already rows of ``table`` (comments or history)."""
-    found: set[str] = set()
-    for chunk in bulk.id_chunks(ids):
-        found.update(str(i) for i in conn.execute(sa.select(table.c.id).where(table.c.id.in_(chunk))).scalars())
-    return found
+    return {str(row[0]) for row in bulk.select_in(conn, table, ("id",), "id", ids)}
 
 
 def numbers_in_use(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
     """Which of ``numbers`` tickets already carry: number -> ticket id."""
-    found: dict[str, str] = {}
-    for chunk in bulk.id_chunks(numbers):
-        for number, ticket_id in conn.execute(
-            sa.select(tickets.c.number, tickets.c.id).where(tickets.c.number.in_(chunk))
-        ):
-            found[number] = ticket_id
-    return found
+    return {
+        str(number): str(ticket_id)
+        for number, ticket_id in bulk.select_in(conn, tickets, ("number", "id"), "number", numbers)
+    }
 
 
 def find_ticket(conn: Connection, key: str) -> TicketState | None:
