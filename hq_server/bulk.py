@@ -112,6 +112,45 @@ def insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     _execute(conn, sql, positions, rows)
 
 
+def insert_values(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT ``rows`` (value tuples in the order of ``columns``) into ``table`` in one
+    ``executemany``: :func:`insert_many` without a dict per row."""
+    if not rows:
+        return
+    sql, positions = _compile(conn, table, "insert", columns, "")
+    _execute_values(conn, sql, columns, positions, rows)
+
+
+def update_values(
+    conn: Connection, table: sa.Table, key: str, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """UPDATE ``columns`` of the ``table`` row whose ``key`` column equals each row's last value;
+    the row's other values are those of ``columns``, in order. One ``executemany``."""
+    if not rows:
+        return
+    sql, positions = _compile(conn, table, "update", columns, key)
+    _execute_values(conn, sql, (*columns, key), positions, rows, where=key)
+
+
+def _execute_values(
+    conn: Connection,
+    sql: str,
+    names: tuple[str, ...],
+    positions: tuple[str, ...] | None,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    where: str = "",
+) -> None:
+    if positions is None:  # named parameters; the WHERE value goes under its own name
+        keys = (*names[:-1], _WHERE + where) if where else names
+        conn.exec_driver_sql(sql, [dict(zip(keys, row, strict=True)) for row in rows])
+    elif positions == names:
+        conn.exec_driver_sql(sql, rows if isinstance(rows, list) else list(rows))
+    else:
+        order = [names.index(name) for name in positions]
+        conn.exec_driver_sql(sql, [tuple(row[i] for i in order) for row in rows])
+
+
 def update_many(
     conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]], *, columns: Sequence[str]
 ) -> None:

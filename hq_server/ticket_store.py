@@ -111,13 +111,22 @@ def history_of(conn: Connection, ticket_id: str) -> list[HistoryEntry]:
     return [HistoryEntry(**row) for row in conn.execute(query).mappings()]
 
 
-def _ticket_row(state: TicketState) -> dict[str, Any]:
-    """A ticket as driver-ready column values (JSON encoded) for :mod:`hq_server.bulk`."""
-    row = dict(zip(STATE_COLUMNS, msgspec.structs.astuple(state), strict=True))
-    row["store_id"] = state.store_id or None
-    for name in _JSON_COLUMNS:
-        row[name] = bulk.json_text(row[name])
-    return row
+_STATE_INDEX = {name: index for index, name in enumerate(STATE_COLUMNS)}
+_STORE_INDEX = _STATE_INDEX["store_id"]
+_JSON_INDEXES = tuple(_STATE_INDEX[name] for name in _JSON_COLUMNS)
+_INSERT_COLUMNS = (*STATE_COLUMNS, "origin_node_id")
+_COMMENT_COLUMNS = (*CommentState.__struct_fields__, "origin_node_id")
+_HISTORY_COLUMNS = (*HistoryEntry.__struct_fields__, "origin_node_id")
+
+
+def _ticket_values(state: TicketState) -> list[Any]:
+    """A ticket's column values in :data:`STATE_COLUMNS` order, driver-ready (JSON encoded) for
+    :mod:`hq_server.bulk`."""
+    values = list(msgspec.structs.astuple(state))
+    values[_STORE_INDEX] = values[_STORE_INDEX] or None
+    for index in _JSON_INDEXES:
+        values[index] = bulk.json_text(values[index])
+    return values
 
 
 def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
@@ -126,24 +135,26 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
     inserts = []
     updates = []
     for state in changed:
-        row = _ticket_row(state)
+        values = _ticket_values(state)
         if state.id in batch.created:
-            row["origin_node_id"] = batch.origins.get(state.id)
-            inserts.append(row)
+            inserts.append((*values, batch.origins.get(state.id)))
         else:
-            updates.append(row)
-    bulk.insert_many(conn, tickets, inserts)
+            updates.append(values)
+    bulk.insert_values(conn, tickets, _INSERT_COLUMNS, inserts)
     for columns, group in _by_changed_columns(batch, updates).items():
-        bulk.update_many(conn, tickets, "id", group, columns=columns)
-    bulk.insert_many(
+        bulk.update_values(conn, tickets, "id", columns, group)
+    origins = batch.origins
+    bulk.insert_values(
         conn,
         ticket_history,
-        [{**_struct_row(h), "origin_node_id": batch.origins.get(h.id)} for h in batch.history],
+        _HISTORY_COLUMNS,
+        [(*msgspec.structs.astuple(h), origins.get(h.id)) for h in batch.history],
     )
-    bulk.insert_many(
+    bulk.insert_values(
         conn,
         comments,
-        [{**_struct_row(c), "origin_node_id": batch.origins.get(c.id)} for c in batch.comments],
+        _COMMENT_COLUMNS,
+        [(*msgspec.structs.astuple(c), origins.get(c.id)) for c in batch.comments],
     )
 
     if batch.assigned:
@@ -166,32 +177,28 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
     changelog.append(conn, clock, entries)
 
 
-_STATE_INDEX = {name: index for index, name in enumerate(STATE_COLUMNS)}
-
-
-def _by_changed_columns(batch: TicketBatch, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+def _by_changed_columns(batch: TicketBatch, rows: list[list[Any]]) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
     """Ticket updates grouped by the columns whose values differ from the row as loaded (all the
-    updatable ones when the batch did not keep it). Setting a column makes the database rewrite
-    every index on it, changed or not: an edit of a title should not touch the status indexes."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    updatable ones when the batch did not keep it), each row as the values of those columns and
+    then the ticket id. Setting a column makes the database rewrite every index on it, changed or
+    not: an edit of a title should not touch the status indexes."""
+    groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    id_index = _STATE_INDEX["id"]
     for row in rows:
-        stored = batch.stored_rows.get(row["id"])
-        if stored is None:
-            columns = _UPDATABLE
-        else:
-            columns = tuple(name for name in _UPDATABLE if row[name] != stored[_STATE_INDEX[name]])
-        if columns:
-            groups.setdefault(columns, []).append(row)
-    return groups
+        stored = batch.stored_rows.get(row[id_index])
+        # Not kept by the loader: every updatable column.
+        indexes = _UPDATABLE_INDEXES if stored is None else tuple(i for i in _UPDATABLE_INDEXES if row[i] != stored[i])
+        if indexes:
+            groups.setdefault(indexes, []).append((*(row[i] for i in indexes), row[id_index]))
+    return {tuple(STATE_COLUMNS[i] for i in indexes): group for indexes, group in groups.items()}
+
+
+_UPDATABLE_INDEXES = tuple(_STATE_INDEX[name] for name in _UPDATABLE)
 
 
 def _scope(ticket: TicketState) -> str:
     """A ticket and its records are seen by its store only; HQ-only tickets (no store) by none."""
     return ticket.store_id
-
-
-def _struct_row(value: CommentState | HistoryEntry) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in type(value).__struct_fields__}
 
 
 HQ_COUNTER_KEY = "hq_ticket_counter"
