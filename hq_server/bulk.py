@@ -114,11 +114,10 @@ def insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
 
 def insert_values(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
     """INSERT ``rows`` (value tuples in the order of ``columns``) into ``table`` in one
-    ``executemany``: :func:`insert_many` without a dict per row."""
-    if not rows:
-        return
-    sql, positions = _compile(conn, table, "insert", columns, "")
-    _execute_values(conn, sql, columns, positions, rows)
+    ``executemany``: :func:`insert_many` without a dict per row, and with the tuples passed to
+    the driver as they are (positional parameters in the order given, on every dialect)."""
+    if rows:
+        conn.exec_driver_sql(_values_sql(conn, table, columns, ""), list(rows))
 
 
 def update_values(
@@ -126,29 +125,29 @@ def update_values(
 ) -> None:
     """UPDATE ``columns`` of the ``table`` row whose ``key`` column equals each row's last value;
     the row's other values are those of ``columns``, in order. One ``executemany``."""
-    if not rows:
-        return
-    sql, positions = _compile(conn, table, "update", columns, key)
-    _execute_values(conn, sql, (*columns, key), positions, rows, where=key)
+    if rows:
+        conn.exec_driver_sql(_values_sql(conn, table, columns, key), list(rows))
 
 
-def _execute_values(
-    conn: Connection,
-    sql: str,
-    names: tuple[str, ...],
-    positions: tuple[str, ...] | None,
-    rows: Sequence[tuple[Any, ...]],
-    *,
-    where: str = "",
-) -> None:
-    if positions is None:  # named parameters; the WHERE value goes under its own name
-        keys = (*names[:-1], _WHERE + where) if where else names
-        conn.exec_driver_sql(sql, [dict(zip(keys, row, strict=True)) for row in rows])
-    elif positions == names:
-        conn.exec_driver_sql(sql, rows if isinstance(rows, list) else list(rows))
-    else:
-        order = [names.index(name) for name in positions]
-        conn.exec_driver_sql(sql, [tuple(row[i] for i in order) for row in rows])
+_values_sqls: dict[tuple[str, str, tuple[str, ...], str], str] = {}
+
+
+def _values_sql(conn: Connection, table: sa.Table, columns: tuple[str, ...], key: str) -> str:
+    """``INSERT`` (no ``key``) or ``UPDATE ... WHERE key =`` text with positional markers."""
+    cache_key = (conn.dialect.name, table.name, columns, key)
+    found = _values_sqls.get(cache_key)
+    if found is None:
+        preparer = conn.dialect.identifier_preparer
+        names = [preparer.quote(table.c[c].name) for c in columns]  # KeyError for a column it lacks
+        target = preparer.format_table(table)
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        if key:
+            assignments = ", ".join(f"{n} = {marker}" for n in names)
+            found = f"UPDATE {target} SET {assignments} WHERE {preparer.quote(table.c[key].name)} = {marker}"
+        else:
+            found = f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
+        _values_sqls[cache_key] = found
+    return found
 
 
 def update_many(
