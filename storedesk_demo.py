@@ -549,8 +549,9 @@ def run(args: argparse.Namespace) -> int:
         for store in STORES:
             print(f"  {store['code']} {store['name']:<10} {store_urls[store['code']]}/")
         print(f"\n  a customer's orders (two stores and Tmall): GET /api/v1/orders?phone={DEMO_PHONE} at any store")
-        print("  return one at another store:  POST /api/v1/returns at any store (see docs/orders.md);")
-        print(f"    a return already made at BJ001 and its voucher: {store_urls['BJ001']}/returns/BJ001-T000001/voucher")
+        print(f"  return one at another store: {store_urls['HZ001']}/returns?q={DEMO_PHONE} (sign in with any name)")
+        voucher = f"{store_urls['BJ001']}/returns/BJ001-T000001/voucher"
+        print(f"  a return already made at BJ001 (bought at SH001), its voucher: {voucher}")
         print(f"\n  data and logs: {data}\n  Ctrl-C stops everything.\n", flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)

@@ -33,6 +33,39 @@ def id_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
         yield unique[start : start + IN_CHUNK]
 
 
+def select_in(
+    conn: Connection, table: sa.Table, columns: Sequence[str], key: str, ids: Iterable[str]
+) -> Iterator[tuple[Any, ...]]:
+    """The ``columns`` of the rows of ``table`` whose ``key`` is one of ``ids``, as the driver
+    returns them (tuples; no SQLAlchemy result processing: JSON columns come as their text,
+    booleans as SQLite gives them), one ``SELECT ... IN`` per :data:`IN_CHUNK` ids.
+
+    Through SQLAlchemy, expanding the ``IN`` list and wrapping each row cost as much as the query
+    itself (loading the tickets of a 2,000-op push)."""
+    for chunk in id_chunks(ids):
+        sql = _select_sql(conn, table, tuple(columns), key, len(chunk))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, chunk)
+            yield from cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+_selects: dict[tuple[str, str, tuple[str, ...], str], str] = {}
+_IDS = "__ids__"
+
+
+def _select_sql(conn: Connection, table: sa.Table, columns: tuple[str, ...], key: str, size: int) -> str:
+    cache_key = (conn.dialect.name, table.name, columns, key)
+    found = _selects.get(cache_key)
+    if found is None:
+        stmt = sa.select(*(table.c[name] for name in columns)).where(table.c[key].in_([sa.literal_column(_IDS)]))
+        found = _selects[cache_key] = str(stmt.compile(dialect=conn.dialect))
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return found.replace(_IDS, ", ".join([marker] * size))
+
+
 def json_text(value: Any) -> str:
     """JSON text of a value, as :class:`hq_server.schema.JsonText` stores it."""
     return _json.encode(value).decode()
@@ -77,6 +110,44 @@ def insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
         return
     sql, positions = _compile(conn, table, "insert", tuple(rows[0]), "")
     _execute(conn, sql, positions, rows)
+
+
+def insert_values(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT ``rows`` (value tuples in the order of ``columns``) into ``table`` in one
+    ``executemany``: :func:`insert_many` without a dict per row, and with the tuples passed to
+    the driver as they are (positional parameters in the order given, on every dialect)."""
+    if rows:
+        conn.exec_driver_sql(_values_sql(conn, table, columns, ""), list(rows))
+
+
+def update_values(
+    conn: Connection, table: sa.Table, key: str, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """UPDATE ``columns`` of the ``table`` row whose ``key`` column equals each row's last value;
+    the row's other values are those of ``columns``, in order. One ``executemany``."""
+    if rows:
+        conn.exec_driver_sql(_values_sql(conn, table, columns, key), list(rows))
+
+
+_values_sqls: dict[tuple[str, str, tuple[str, ...], str], str] = {}
+
+
+def _values_sql(conn: Connection, table: sa.Table, columns: tuple[str, ...], key: str) -> str:
+    """``INSERT`` (no ``key``) or ``UPDATE ... WHERE key =`` text with positional markers."""
+    cache_key = (conn.dialect.name, table.name, columns, key)
+    found = _values_sqls.get(cache_key)
+    if found is None:
+        preparer = conn.dialect.identifier_preparer
+        names = [preparer.quote(table.c[c].name) for c in columns]  # KeyError for a column it lacks
+        target = preparer.format_table(table)
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        if key:
+            assignments = ", ".join(f"{n} = {marker}" for n in names)
+            found = f"UPDATE {target} SET {assignments} WHERE {preparer.quote(table.c[key].name)} = {marker}"
+        else:
+            found = f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
+        _values_sqls[cache_key] = found
+    return found
 
 
 def update_many(

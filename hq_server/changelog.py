@@ -63,17 +63,13 @@ def append(conn: Connection, clock: HybridClock, entries: Sequence[Entry]) -> No
     if not conn.info.get(_LOCKED):
         raise RuntimeError("append to the change log without holding its lock")
     rows = [
-        {
-            "entity": e.entity,
-            "entity_id": e.entity_id,
-            "scope_store": e.scope_store,
-            "scope_region": e.scope_region,
-            "hlc": hlc,
-            "data": e.data,
-        }
+        (e.entity, e.entity_id, e.scope_store, e.scope_region, hlc, e.data)
         for e, hlc in zip(entries, clock.stamps(len(entries)), strict=True)
     ]
-    bulk.insert_many(conn, changes, rows)
+    bulk.insert_values(conn, changes, _COLUMNS, rows)
+
+
+_COLUMNS = ("entity", "entity_id", "scope_store", "scope_region", "hlc", "data")
 
 
 def head(conn: Connection) -> tuple[int, str]:

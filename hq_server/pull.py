@@ -16,7 +16,7 @@ from hq_server.errors import BadRequest
 from hq_server.nodes import Node
 from sync_protocol.hlc import HybridClock
 from sync_protocol.messages import Hello, PullResponse, decode_cursor, encode_cursor
-from sync_protocol.version import MAX_PULL_LIMIT, PROTOCOL_VERSION, SUPPORTED_VERSIONS
+from sync_protocol.version import MAX_PULL_LIMIT, MAX_PUSH_OPS, PROTOCOL_VERSION, SUPPORTED_VERSIONS
 
 DEFAULT_PULL_LIMIT = 1000
 
@@ -35,6 +35,7 @@ def hello(clock: HybridClock, node: Node) -> Hello:
         high_water=node.high_water,
         ticket_counter=node.ticket_counter,
         server_hlc=clock.now().encode(),
+        max_push_ops=MAX_PUSH_OPS,
     )
 
 

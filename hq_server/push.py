@@ -78,6 +78,7 @@ from sync_protocol.version import MAX_PUSH_OPS, PROTOCOL_VERSION, SUPPORTED_VERS
 log = logging.getLogger("storedesk.hq.push")
 
 _TICKET_PAYLOADS = (TicketCreate, TicketSet, TicketComment, TicketStatus)
+_STOCK_PAYLOADS = (StockMove, TransferRequest, TransferStep, ReturnCreate)
 
 
 @dataclass
@@ -143,13 +144,14 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
             if kept is not None and kept.op_id != p.op.op_id:
                 raise SeqReused(p.op.seq, high_water + 1)
         stored_rows: dict[str, tuple[Any, ...]] = {}
+        comment_ids, event_ids, new_numbers = _record_keys(new)
         batch = TicketBatch(
             tickets=ticket_store.load_tickets(conn, ticket_ids, rows=stored_rows),
             stored_rows=stored_rows,
             type_codes=reference.ticket_type_codes(conn),
             forms=reference.forms_of(conn),
-            known_comment_ids=ticket_store.existing_ids(conn, comments, _ids(new, TicketComment)),
-            known_event_ids=ticket_store.existing_ids(conn, ticket_history, _ids(new, TicketStatus)),
+            known_comment_ids=ticket_store.existing_ids(conn, comments, comment_ids),
+            known_event_ids=ticket_store.existing_ids(conn, ticket_history, event_ids),
         )
         returns = return_store.load_batch(conn, _payloads(new, ReturnCreate), [node.store_id])
         stock = _load_stock(conn, node, new, prepared, returns)
@@ -160,7 +162,7 @@ def push(db: Database, clock: HybridClock, node: Node, request: PushRequest, lan
         touched_returns: dict[str, None] = {}
         retyped: list[str] = []
         counter = state.ticket_counter
-        numbers = ticket_store.numbers_in_use(conn, _numbers(new))
+        numbers = ticket_store.numbers_in_use(conn, new_numbers)
         for item in prepared:
             op = item.op
             renumbered = False
@@ -223,6 +225,8 @@ def _load_stock(
     """The stock state the batch's new stock, transfer and return ops (``items``) need, and the
     transfers of every transfer op ``sent`` (a duplicate's answer carries its transfer's snapshot
     too); nothing when there are none."""
+    if not any(isinstance(i.payload, _STOCK_PAYLOADS) for i in sent):  # ``items`` are some of ``sent``
+        return StockBatch(levels={}, skus={}, stores={}, transfers={})
     moves = [i.payload for i in items if isinstance(i.payload, StockMove)]
     requests = [i.payload for i in items if isinstance(i.payload, TransferRequest)]
     steps = [i.payload for i in items if isinstance(i.payload, TransferStep)]
@@ -246,8 +250,20 @@ def _load_stock(
     )
 
 
-def _numbers(items: Sequence[_Prepared]) -> list[str]:
-    return [item.payload.number for item in items if isinstance(item.payload, TicketCreate)]
+def _record_keys(items: Sequence[_Prepared]) -> tuple[list[str], list[str], list[str]]:
+    """The comment ids, status event ids and new ticket numbers ``items`` carry (one pass)."""
+    comment_ids: list[str] = []
+    event_ids: list[str] = []
+    numbers: list[str] = []
+    for item in items:
+        payload = item.payload
+        if isinstance(payload, TicketComment):
+            comment_ids.append(payload.comment_id)
+        elif isinstance(payload, TicketStatus):
+            event_ids.append(payload.event_id)
+        elif isinstance(payload, TicketCreate):
+            numbers.append(payload.number)
+    return comment_ids, event_ids, numbers
 
 
 def _unique_number(
@@ -267,16 +283,6 @@ def _unique_number(
         log.warning("node %s: ticket %s renumbered %s (its number was taken)", node.id, p.ticket_id, p.number)
     numbers[p.number] = p.ticket_id
     return p, counter
-
-
-def _ids(items: Sequence[_Prepared], kind: type[TicketComment] | type[TicketStatus]) -> list[str]:
-    found: list[str] = []
-    for item in items:
-        if isinstance(item.payload, TicketComment) and kind is TicketComment:
-            found.append(item.payload.comment_id)
-        elif isinstance(item.payload, TicketStatus) and kind is TicketStatus:
-            found.append(item.payload.event_id)
-    return found
 
 
 def _apply(

@@ -18,7 +18,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import reference
+from hq_server import bulk, reference
 from hq_server.routing_rules import Rule, TicketFacts, decide, load_rules_file, parse_rules
 from hq_server.schema import products, regions, routing_rules, stores, ticket_types
 from sync_protocol.tickets import TicketState
@@ -91,10 +91,12 @@ def load_context(conn: Connection, tickets: Sequence[TicketState]) -> RoutingCon
             .where(stores.c.id.in_(store_ids))
         )
         found_stores = {str(i): (str(code), str(region or "")) for i, code, region in conn.execute(query)}
-    categories: dict[str, str] = {}
-    if codes:
-        query = sa.select(products.c.code, products.c.category).where(products.c.code.in_(codes))
-        categories = {str(row[0]): str(row[1]) for row in conn.execute(query)}
+    # Straight through the driver: a push's new tickets name a thousand products or more, and
+    # SQLAlchemy compiling that IN list cost more than the query.
+    categories = {
+        str(code): str(category)
+        for code, category in bulk.select_in(conn, products, ("code", "category"), "code", codes)
+    }
     type_departments = {
         str(code): str(department or "")
         for code, department in conn.execute(sa.select(ticket_types.c.code, ticket_types.c.default_department))

@@ -34,11 +34,6 @@ def state_of(row: Any) -> TicketState:
     return TicketState(**values)
 
 
-#: The state columns as loads select them: JSON columns as their text, decoded by msgspec below
-#: (SQLAlchemy's per-value result processing was a fifth of a push's time).
-_LOAD_COLUMNS = tuple(
-    sa.type_coerce(tickets.c[name], sa.Text) if name in _JSON_COLUMNS else tickets.c[name] for name in STATE_COLUMNS
-)
 _json_decoders: dict[str, msgspec.json.Decoder[Any]] = {
     "field_hlcs": msgspec.json.Decoder(dict[str, str]),
     "extra": msgspec.json.Decoder(dict[str, Any]),
@@ -59,34 +54,30 @@ def load_tickets(
     conn: Connection, ids: Iterable[str], *, rows: dict[str, tuple[Any, ...]] | None = None
 ) -> dict[str, TicketState]:
     """The tickets with these ids that exist, by id; their rows as stored go into ``rows`` when
-    given (a :class:`TicketBatch` keeps them so its flush updates only the columns that changed)."""
+    given (a :class:`TicketBatch` keeps them so its flush updates only the columns that changed).
+
+    Read straight through the driver (:func:`hq_server.bulk.select_in`): JSON columns come as
+    their text and are decoded by msgspec here."""
     found: dict[str, TicketState] = {}
-    for chunk in bulk.id_chunks(ids):
-        for row in conn.execute(sa.select(*_LOAD_COLUMNS).where(tickets.c.id.in_(chunk))):
-            state = _loaded(row)
-            found[state.id] = state
-            if rows is not None:
-                rows[state.id] = tuple(row)
+    for row in bulk.select_in(conn, tickets, STATE_COLUMNS, "id", ids):
+        state = _loaded(row)
+        found[state.id] = state
+        if rows is not None:
+            rows[state.id] = row
     return found
 
 
 def existing_ids(conn: Connection, table: sa.Table, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` are already rows of ``table`` (comments or history)."""
-    found: set[str] = set()
-    for chunk in bulk.id_chunks(ids):
-        found.update(str(i) for i in conn.execute(sa.select(table.c.id).where(table.c.id.in_(chunk))).scalars())
-    return found
+    return {str(row[0]) for row in bulk.select_in(conn, table, ("id",), "id", ids)}
 
 
 def numbers_in_use(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
     """Which of ``numbers`` tickets already carry: number -> ticket id."""
-    found: dict[str, str] = {}
-    for chunk in bulk.id_chunks(numbers):
-        for number, ticket_id in conn.execute(
-            sa.select(tickets.c.number, tickets.c.id).where(tickets.c.number.in_(chunk))
-        ):
-            found[number] = ticket_id
-    return found
+    return {
+        str(number): str(ticket_id)
+        for number, ticket_id in bulk.select_in(conn, tickets, ("number", "id"), "number", numbers)
+    }
 
 
 def find_ticket(conn: Connection, key: str) -> TicketState | None:
@@ -120,13 +111,22 @@ def history_of(conn: Connection, ticket_id: str) -> list[HistoryEntry]:
     return [HistoryEntry(**row) for row in conn.execute(query).mappings()]
 
 
-def _ticket_row(state: TicketState) -> dict[str, Any]:
-    """A ticket as driver-ready column values (JSON encoded) for :mod:`hq_server.bulk`."""
-    row = dict(zip(STATE_COLUMNS, msgspec.structs.astuple(state), strict=True))
-    row["store_id"] = state.store_id or None
-    for name in _JSON_COLUMNS:
-        row[name] = bulk.json_text(row[name])
-    return row
+_STATE_INDEX = {name: index for index, name in enumerate(STATE_COLUMNS)}
+_STORE_INDEX = _STATE_INDEX["store_id"]
+_JSON_INDEXES = tuple(_STATE_INDEX[name] for name in _JSON_COLUMNS)
+_INSERT_COLUMNS = (*STATE_COLUMNS, "origin_node_id")
+_COMMENT_COLUMNS = (*CommentState.__struct_fields__, "origin_node_id")
+_HISTORY_COLUMNS = (*HistoryEntry.__struct_fields__, "origin_node_id")
+
+
+def _ticket_values(state: TicketState) -> list[Any]:
+    """A ticket's column values in :data:`STATE_COLUMNS` order, driver-ready (JSON encoded) for
+    :mod:`hq_server.bulk`."""
+    values = list(msgspec.structs.astuple(state))
+    values[_STORE_INDEX] = values[_STORE_INDEX] or None
+    for index in _JSON_INDEXES:
+        values[index] = bulk.json_text(values[index])
+    return values
 
 
 def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
@@ -135,24 +135,26 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
     inserts = []
     updates = []
     for state in changed:
-        row = _ticket_row(state)
+        values = _ticket_values(state)
         if state.id in batch.created:
-            row["origin_node_id"] = batch.origins.get(state.id)
-            inserts.append(row)
+            inserts.append((*values, batch.origins.get(state.id)))
         else:
-            updates.append(row)
-    bulk.insert_many(conn, tickets, inserts)
+            updates.append(values)
+    bulk.insert_values(conn, tickets, _INSERT_COLUMNS, inserts)
     for columns, group in _by_changed_columns(batch, updates).items():
-        bulk.update_many(conn, tickets, "id", group, columns=columns)
-    bulk.insert_many(
+        bulk.update_values(conn, tickets, "id", columns, group)
+    origins = batch.origins
+    bulk.insert_values(
         conn,
         ticket_history,
-        [{**_struct_row(h), "origin_node_id": batch.origins.get(h.id)} for h in batch.history],
+        _HISTORY_COLUMNS,
+        [(*msgspec.structs.astuple(h), origins.get(h.id)) for h in batch.history],
     )
-    bulk.insert_many(
+    bulk.insert_values(
         conn,
         comments,
-        [{**_struct_row(c), "origin_node_id": batch.origins.get(c.id)} for c in batch.comments],
+        _COMMENT_COLUMNS,
+        [(*msgspec.structs.astuple(c), origins.get(c.id)) for c in batch.comments],
     )
 
     if batch.assigned:
@@ -175,32 +177,28 @@ def flush(conn: Connection, clock: HybridClock, batch: TicketBatch) -> None:
     changelog.append(conn, clock, entries)
 
 
-_STATE_INDEX = {name: index for index, name in enumerate(STATE_COLUMNS)}
-
-
-def _by_changed_columns(batch: TicketBatch, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+def _by_changed_columns(batch: TicketBatch, rows: list[list[Any]]) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
     """Ticket updates grouped by the columns whose values differ from the row as loaded (all the
-    updatable ones when the batch did not keep it). Setting a column makes the database rewrite
-    every index on it, changed or not: an edit of a title should not touch the status indexes."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    updatable ones when the batch did not keep it), each row as the values of those columns and
+    then the ticket id. Setting a column makes the database rewrite every index on it, changed or
+    not: an edit of a title should not touch the status indexes."""
+    groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    id_index = _STATE_INDEX["id"]
     for row in rows:
-        stored = batch.stored_rows.get(row["id"])
-        if stored is None:
-            columns = _UPDATABLE
-        else:
-            columns = tuple(name for name in _UPDATABLE if row[name] != stored[_STATE_INDEX[name]])
-        if columns:
-            groups.setdefault(columns, []).append(row)
-    return groups
+        stored = batch.stored_rows.get(row[id_index])
+        # Not kept by the loader: every updatable column.
+        indexes = _UPDATABLE_INDEXES if stored is None else tuple(i for i in _UPDATABLE_INDEXES if row[i] != stored[i])
+        if indexes:
+            groups.setdefault(indexes, []).append((*(row[i] for i in indexes), row[id_index]))
+    return {tuple(STATE_COLUMNS[i] for i in indexes): group for indexes, group in groups.items()}
+
+
+_UPDATABLE_INDEXES = tuple(_STATE_INDEX[name] for name in _UPDATABLE)
 
 
 def _scope(ticket: TicketState) -> str:
     """A ticket and its records are seen by its store only; HQ-only tickets (no store) by none."""
     return ticket.store_id
-
-
-def _struct_row(value: CommentState | HistoryEntry) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in type(value).__struct_fields__}
 
 
 HQ_COUNTER_KEY = "hq_ticket_counter"

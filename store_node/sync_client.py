@@ -38,12 +38,20 @@ from sync_protocol.messages import (
 from sync_protocol.orders import OrderLookup
 from sync_protocol.stock import StockLookup
 from sync_protocol.texts import DEFAULT_LANG, text
-from sync_protocol.version import MAX_PUSH_BYTES, MAX_PUSH_OPS, MSGPACK_CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
+from sync_protocol.version import (
+    LEGACY_MAX_PUSH_OPS,
+    MAX_PUSH_BYTES,
+    MAX_PUSH_OPS,
+    MSGPACK_CONTENT_TYPE,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+)
 
 log = logging.getLogger("storedesk.sync")
 T = TypeVar("T")
 
-#: Ops per push: HQ's limit, so its per-batch costs (commit, round trip) are spread widest.
+#: Ops per push: HQ's limit, so its per-batch costs (commit, round trip) are spread widest; no
+#: more than the greeted HQ says it takes (``Hello.max_push_ops``; an older HQ takes fewer).
 PUSH_BATCH = MAX_PUSH_OPS
 #: Most bytes of ops per push, well inside HQ's body limit (a batch is cut short to fit).
 PUSH_BYTES = MAX_PUSH_BYTES // 2
@@ -82,6 +90,8 @@ class SyncClient:
         self._greeted = False
         self._push_blocked_until = 0.0
         self._last_prune = 0.0
+        #: Most ops HQ takes in a push, as its last hello said (an older HQ's limit until then).
+        self._hq_push_limit = LEGACY_MAX_PUSH_OPS
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -155,7 +165,9 @@ class SyncClient:
 
     async def hello(self) -> Hello:
         response = await self._request("GET", "/sync/v1/hello")
-        return hello_decoder.decode(response.content)
+        hello = hello_decoder.decode(response.content)
+        self._hq_push_limit = max(1, hello.max_push_ops)
+        return hello
 
     async def lookup_stock(self, product_code: str) -> StockLookup:
         """HQ's live answer: every store's stock of a product, nearest first.
@@ -247,7 +259,7 @@ class SyncClient:
     def _encode_batch(self, after_seq: int) -> tuple[bytes | None, int]:
         """The push of the pending ops above ``after_seq``, cut short to fit :data:`PUSH_BYTES`,
         encoded; and its last seq. ``(None, after_seq)`` when nothing is pending."""
-        ops = outbox.pending_ops(self.node, PUSH_BATCH, after_seq=after_seq)
+        ops = outbox.pending_ops(self.node, min(PUSH_BATCH, self._hq_push_limit), after_seq=after_seq)
         size = 0
         for count, op in enumerate(ops):
             size += len(op.payload) + OP_ENVELOPE_BYTES

@@ -17,6 +17,7 @@ from typing import Literal
 import msgspec
 
 from sync_protocol.ops import Op
+from sync_protocol.version import LEGACY_MAX_PUSH_OPS
 
 #: Outcome of one op at HQ.
 #: ``applied``: took effect as sent. ``merged``: accepted, but part or all of it lost to a later
@@ -46,6 +47,9 @@ class Hello(msgspec.Struct, kw_only=True):
     high_water: int
     ticket_counter: int
     server_hlc: str
+    #: Most ops HQ accepts in one push (its ``MAX_PUSH_OPS``); absent from an HQ that predates
+    #: it, whose limit was :data:`~sync_protocol.version.LEGACY_MAX_PUSH_OPS`.
+    max_push_ops: int = LEGACY_MAX_PUSH_OPS
 
 
 class PushRequest(msgspec.Struct, kw_only=True):

@@ -10,8 +10,14 @@ SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 PROTOCOL_HEADER = "X-StoreDesk-Protocol"
 MSGPACK_CONTENT_TYPE = "application/msgpack"
 
-#: Most ops HQ accepts in one push; larger batches get 413.
-MAX_PUSH_OPS = 2000
+#: Most ops HQ accepts in one push; larger batches get 413. HQ says it in ``Hello.max_push_ops``
+#: and a store sends no more (see :data:`LEGACY_MAX_PUSH_OPS`). Larger batches make a backlog
+#: faster: a ticket edited several times in one batch is loaded, written and logged once, and
+#: the commit is shared by more ops.
+MAX_PUSH_OPS = 5000
+#: The limit of an HQ whose ``Hello`` does not carry ``max_push_ops`` (before it did, the limit
+#: was this), and what a store sends before it has greeted HQ.
+LEGACY_MAX_PUSH_OPS = 2000
 #: Most bytes HQ accepts in one push body; larger bodies get 413.
 MAX_PUSH_BYTES = 8 * 1024 * 1024
 #: Most changes HQ returns in one pull page.

@@ -11,15 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
+from hq_server import pull
 from hq_server.app import create_app as create_hq_app
 from store_node import sync_client, ticket_actions, views
 from store_node.errors import InvalidInput, PermanentSyncError, SyncError, TransientSyncError
 from store_node.node import Node
 from store_node.sync_client import BACKOFF_MAX_S, BACKOFF_MIN_S, SyncClient
+from sync_protocol import version
 from sync_protocol.hlc import system_wall_ms
+from sync_protocol.messages import Hello
 from tests.hq.helpers import ADMIN_TOKEN, Hq
 from tests.store.conftest import StoreFactory
 from tests.store.helpers import HQ_URL, Store, enrolled_node, new_ticket, outbox_rows, scalar, wait_until
@@ -114,6 +118,47 @@ def test_push_sends_batches_in_seq_order_until_the_outbox_is_empty(
     assert store.seen_by_hq().ticket_counter == 10
     listed = store.hq.api("GET", "/api/v1/tickets", params={"store": "SH001"}).json()
     assert listed["total"] == 10
+
+
+def test_push_batches_hold_no_more_ops_than_the_greeted_hq_takes(
+    make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store("SH001")
+    store.sync()
+    for i in range(10):
+        new_ticket(store.node, f"工单 {i}")
+    monkeypatch.setattr(pull, "MAX_PUSH_OPS", 4)  # what this HQ says in its hello
+    store.line.paths.clear()
+
+    async def greet_and_push(client: SyncClient) -> int:
+        await client.hello()
+        return await client.push_all()
+
+    answered = store.call(greet_and_push)
+
+    assert answered == 10
+    assert store.line.paths.count("/sync/v1/push") == 3
+    assert store.pending() == 0
+
+
+def test_before_a_hello_a_push_holds_no_more_ops_than_an_older_hq_takes(
+    make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store("SH001")
+    store.sync()
+    for i in range(10):
+        new_ticket(store.node, f"工单 {i}")
+    monkeypatch.setattr(sync_client, "LEGACY_MAX_PUSH_OPS", 4)
+    store.line.paths.clear()
+
+    answered = store.call(lambda client: client.push_all())  # a fresh client: no hello yet
+
+    assert answered == 10
+    assert store.line.paths.count("/sync/v1/push") == 3
+    # An HQ that predates Hello.max_push_ops took at most the legacy limit.
+    older_hello = {"protocol": 1, "supported": [1], "node_id": "n", "node_no": 1, "store_id": "s"}
+    older_hello |= {"store_code": "S", "store_name": "S", "high_water": 0, "ticket_counter": 0, "server_hlc": "1"}
+    assert msgspec.convert(older_hello, Hello).max_push_ops == version.LEGACY_MAX_PUSH_OPS
 
 
 def test_a_recreated_replica_never_reuses_a_seq_or_ticket_number(tmp_path: Path, make_store: StoreFactory) -> None:
