@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Callable
 from starlette.applications import Starlette
 
 from hq_server import (
+    accounts_api,
     changelog,
     collaboration_api,
     intake_api,
     orders_api,
     pull,
+    reports_api,
     returns_api,
     scheduler,
     settings_api,
@@ -96,6 +98,8 @@ def create_app(
             *stock_api.routes,
             *orders_api.routes,
             *returns_api.routes,
+            *reports_api.routes,
+            *accounts_api.routes,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -295,6 +295,11 @@ def _returns(conn: Connection, clock: HybridClock) -> None:
         )
 
 
+def _accounts(conn: Connection, clock: HybridClock) -> None:
+    """Staff accounts (roles, scope, password and PIN hashes, lockout) and their sign-in sessions."""
+    _create(conn, "users", "sessions")
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -308,6 +313,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (10, "stock_and_transfers", _stock_and_transfers),
     (11, "orders", _orders),
     (12, "returns", _returns),
+    (13, "accounts", _accounts),
 ]
 
 

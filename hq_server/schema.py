@@ -658,3 +658,47 @@ return_lines = sa.Table(
     sa.Column("qty", sa.Integer, nullable=False),
     sa.Column("amount_cents", sa.BigInteger, nullable=False),
 )
+
+
+# Version 13: staff accounts and their sign-in sessions (hq_server.accounts, hq_server.sessions).
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    # Lowercased: sign-in is case-insensitive.
+    sa.Column("username", sa.String(40), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(CODE), nullable=False),
+    # argon2id hashes (hq_server.passwords); never answered or logged.
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("pin_hash", sa.String(255), nullable=True),
+    # Scope (hq_server.principals): department codes, region ids, the store of store staff.
+    sa.Column("departments", JsonText, nullable=False),
+    sa.Column("regions", JsonText, nullable=False),
+    sa.Column("store_id", sa.String(ID), sa.ForeignKey("stores.id"), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Consecutive failed sign-ins, and the end of a lockout.
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("password_changed_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_users_role", "role"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    # sha256 (hex) of the cookie's token: the token itself is never stored.
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(ID), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("last_seen_at", sa.BigInteger, nullable=False),
+    # Absolute end (created_at + 12 h); the idle limit is counted from last_seen_at.
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("user_agent", sa.String(200), nullable=False, server_default=""),
+    sa.Index("ix_sessions_user", "user_id"),
+    sa.Index("ix_sessions_expires", "expires_at"),
+)

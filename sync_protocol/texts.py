@@ -385,6 +385,57 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "以下品类只在有质量问题时退换：{categories}。",
         "en": "These categories are taken back only with a quality problem: {categories}.",
     },
+    # Accounts (hq_server.accounts, hq_server.auth): sign-in, sessions, users.
+    "bad_credentials": {"zh": "用户名或密码错误", "en": "wrong username or password"},
+    "account_locked": {
+        "zh": "登录失败次数过多，账号已锁定，请 {minutes} 分钟后再试",
+        "en": "too many failed sign-ins: the account is locked, try again in {minutes} min",
+    },
+    "wrong_role": {
+        "zh": "门店账号请在门店终端登录，不能登录总部",
+        "en": "store accounts sign in at their store, not at HQ",
+    },
+    "not_signed_in": {"zh": "请先登录", "en": "please sign in"},
+    "session_expired": {"zh": "登录已过期，请重新登录", "en": "your session has ended; please sign in again"},
+    "csrf_failed": {
+        "zh": "页面已过期或请求来源无效，请刷新页面后重试",
+        "en": "the page has expired or the request did not come from StoreDesk; reload the page and try again",
+    },
+    "admin_only": {"zh": "只有系统管理员可以执行此操作", "en": "only an administrator may do this"},
+    "out_of_scope": {"zh": "该内容不在您的查看范围内", "en": "this is outside what you may see"},
+    "read_only": {"zh": "您的角色只能查看，不能执行此操作", "en": "your role may look but not do this"},
+    "not_your_department": {
+        "zh": "您不属于部门 {department}，不能以其名义操作",
+        "en": "you are not in department {department} and cannot act for it",
+    },
+    "json_required": {"zh": "请求内容须为 JSON", "en": "the request body must be JSON"},
+    "password_too_short": {"zh": "{field}至少需要 {min} 个字符", "en": "{field} needs at least {min} characters"},
+    "password_all_digits": {"zh": "{field}不能全部是数字", "en": "{field} cannot be digits only"},
+    "password_is_username": {"zh": "{field}不能与用户名相同", "en": "{field} cannot be the username"},
+    "current_password_wrong": {"zh": "当前密码不正确", "en": "the current password is wrong"},
+    "invalid_pin": {"zh": "{field}应为 {min} 到 {max} 位数字", "en": "{field} must be {min} to {max} digits"},
+    "pin_not_for_role": {"zh": "只有门店账号可以设置 PIN", "en": "only store accounts have a PIN"},
+    "invalid_username": {
+        "zh": "{field}应为 3 到 40 个字符，只能包含字母、数字和 . _ - @，并以字母或数字开头",
+        "en": "{field} must be 3 to 40 characters of letters, digits and . _ - @, starting with a letter or digit",
+    },
+    "invalid_role": {"zh": "未知的角色 {value}（可选：{roles}）", "en": "unknown role {value} (one of: {roles})"},
+    "username_taken": {"zh": "用户名 {value} 已被使用", "en": "the username {value} is taken"},
+    "user_not_found": {"zh": "找不到用户 {value}", "en": "no user {value}"},
+    "unknown_region": {"zh": "未知的区域 {value}", "en": "unknown region {value}"},
+    "departments_required": {"zh": "该角色至少需要一个部门", "en": "this role needs at least one department"},
+    "regions_required": {"zh": "区域经理至少需要一个区域", "en": "a regional manager needs at least one region"},
+    "store_required": {"zh": "门店账号须指定一家门店", "en": "a store account needs its store"},
+    "scope_not_for_role": {"zh": "该角色不设{field}", "en": "this role takes no {field}"},
+    "last_admin": {
+        "zh": "不能停用最后一位系统管理员或更改其角色",
+        "en": "the last administrator cannot be deactivated or given another role",
+    },
+    # Reports (hq_server.reports_api).
+    "invalid_range": {"zh": "{field}应晚于开始时间", "en": "{field} must be later than the start"},
+    "unknown_report": {"zh": "没有报表 {value}", "en": "no report {value}"},
+    "reports_not_allowed": {"zh": "您的角色不能查看报表", "en": "your role cannot see reports"},
+    "report_out_of_scope": {"zh": "该{field}不在您的查看范围内", "en": "this {field} is outside what you may see"},
 }
 
 #: People-facing names of fields, for the ``{field}`` of the texts above: field -> (zh, en).
@@ -463,6 +514,20 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "line_no": ("订单行", "order line"),
     "unworn": ("未穿着", "unworn"),
     "order": ("订单", "order"),
+    # Accounts.
+    "username": ("用户名", "username"),
+    "display_name": ("显示名称", "display name"),
+    "password": ("密码", "password"),
+    "current_password": ("当前密码", "current password"),
+    "pin": ("PIN 码", "PIN"),
+    "departments": ("部门", "departments"),
+    "regions": ("区域", "regions"),
+    "active": ("启用状态", "active"),
+    # Reports.
+    "from": ("开始时间", "from"),
+    "to": ("结束时间", "to"),
+    "format": ("格式", "format"),
+    "table": ("表格", "table"),
 }
 
 
