@@ -279,6 +279,7 @@ def _seed(hq_url: str, admin_token: str, store_urls: dict[str, str], db: str) ->
     _stock_and_transfers(hq, store_urls)
     _orders(hq)
     _returns(hq, store_urls)
+    _users(hq)
     hq.close()
     _escalate_one(db, made[0]["id"])
 
@@ -386,6 +387,26 @@ def _returns(hq: httpx.Client, store_urls: dict[str, str]) -> None:
         taken.raise_for_status()
         key = taken.json()["id"]
         _wait(lambda: store.get(f"/api/v1/returns/{key}").json()["status"] == "accepted")
+
+
+#: One demo account per role: username -> (display name, role, scope, password). Demo passwords
+#: only; `make demo` prints them.
+USERS: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    "admin": ("管理员 周宁", "admin", {}, "Admin-2026!"),
+    "supervisor": ("客服主管 马丽", "cs_supervisor", {}, "Super-2026!"),
+    "qc.lead": ("质检组长 王敏", "group_lead", {"departments": ["qc"]}, "Lead-2026!"),
+    "qc.agent": ("质检坐席 李娜", "agent", {"departments": ["qc"]}, "Agent-2026!"),
+    "east.manager": ("华东区域经理 孙涛", "regional_manager", {"regions": ["east"]}, "East-2026!"),
+    "sh001.manager": ("上海店长 张婷", "store_manager", {"store": "SH001"}, "Store-2026!"),
+    "sh001.clerk": ("上海店员 小王", "clerk", {"store": "SH001", "pin": "2026"}, "Clerk-2026!"),
+}
+
+
+def _users(hq: httpx.Client) -> None:
+    """One account per role (HQ's console for the HQ roles; store staff sign in at their store)."""
+    for username, (name, role, scope, password) in USERS.items():
+        body = {"username": username, "display_name": name, "role": role, "password": password, **scope}
+        hq.post("/api/v1/users", json=body).raise_for_status()
 
 
 def _hq_available(hq: httpx.Client, sku: str, store_code: str) -> int:
@@ -552,6 +573,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  return one at another store: {store_urls['HZ001']}/returns?q={DEMO_PHONE} (sign in with any name)")
         voucher = f"{store_urls['BJ001']}/returns/BJ001-T000001/voucher"
         print(f"  a return already made at BJ001 (bought at SH001), its voucher: {voucher}")
+        print(f"\n  HQ console sign-in: {hq_url}/console/login")
+        for username, (name, role, _, password) in USERS.items():
+            print(f"    {role:<17} {username:<14} {password:<12} {name}")
         print(f"\n  data and logs: {data}\n  Ctrl-C stops everything.\n", flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
