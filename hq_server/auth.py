@@ -6,7 +6,9 @@
 - Else the session cookie :data:`SESSION_COOKIE` (HttpOnly, SameSite=Strict, Path=/, Secure when
   the request came over https): the signed-in user's Principal. No cookie: 401 ``not_signed_in``;
   an unknown or ended session, or a deactivated user: 401 ``session_expired`` (and the cookie is
-  to be cleared). A store role (store manager, clerk) is refused at HQ: 403 ``wrong_role``.
+  to be cleared). (The staff API answers a request with no credential at all 401
+  ``unauthorized``, see :func:`staff_principal`.) A store role (store manager, clerk) is refused
+  at HQ: 403 ``wrong_role``.
 - CSRF: a cookie-authenticated POST, PUT, PATCH or DELETE must carry the session's CSRF token in
   the :data:`CSRF_HEADER` header or, for a form, the :data:`CSRF_FIELD` field (403
   ``csrf_failed``). Bearer calls are exempt: a browser never adds that header by itself.
@@ -137,8 +139,17 @@ async def staff_caller(request: Request) -> Caller:
 
 async def staff_principal(request: Request) -> tuple[HqContext, Principal]:
     """HQ's context and the caller's Principal, authenticated and CSRF-checked: the one call every
-    staff handler makes before anything else."""
-    caller = await staff_caller(request)
+    staff handler makes before anything else.
+
+    A request with neither a bearer token nor a session cookie is 401 ``unauthorized`` here, as the
+    staff API answered before it had sessions (``not_signed_in`` is for the session endpoint and
+    the console)."""
+    try:
+        caller = await staff_caller(request)
+    except Unauthorized as exc:
+        if exc.code == "not_signed_in":
+            raise Unauthorized() from exc
+        raise
     return context_of(request), caller.principal
 
 

@@ -1,5 +1,10 @@
-"""HTTP handlers of collaboration on a ticket (``/api/v1/tickets/{id}/...``; bearer admin token,
-the acting department in ``X-StoreDesk-Department``): shares, internal notes, links, merges."""
+"""HTTP handlers of collaboration on a ticket (``/api/v1/tickets/{id}/...``): shares, internal
+notes, links, merges.
+
+The caller comes from :func:`hq_server.auth.staff_principal`, the department it acts for from
+``X-StoreDesk-Department`` (:func:`hq_server.staff_api.acting_department`). Every action needs a role
+that works tickets (403 ``read_only``) and every ticket it names in the caller's scope (403
+``out_of_scope``)."""
 
 from __future__ import annotations
 
@@ -13,11 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hq_server import collaboration, reference, ticket_actions, ticket_store
-from hq_server.errors import InvalidInput, NotFound, from_invalid_field
+from hq_server import collaboration, reference, ticket_actions
+from hq_server.auth import staff_principal
+from hq_server.errors import InvalidInput, from_invalid_field
 from hq_server.openapi import operation, path_id
+from hq_server.principals import Principal
 from hq_server.responses import json_response
-from hq_server.staff_api import acting_department, admin_context, json_object, ticket_view
+from hq_server.staff_api import acting_department, json_object, ticket_view, visible_ticket
 from hq_server.staff_views import iso, ticket_json
 from sync_protocol.errors import InvalidField
 from sync_protocol.tickets import TicketState
@@ -27,11 +34,8 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _ticket(conn: Any, key: str) -> TicketState:
-    ticket = ticket_store.find_ticket(conn, key)
-    if ticket is None:
-        raise NotFound("ticket_not_found", value=key)
-    return ticket
+def _ticket(conn: Any, principal: Principal, key: str) -> TicketState:
+    return visible_ticket(conn, principal, key)
 
 
 @contextlib.contextmanager
@@ -60,14 +64,15 @@ async def share_ticket(request: Request) -> Response:
     That department gets its own task on the ticket and sees it in its queue; its lead is
     notified. Only the owner department shares.
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    principal.check_works_tickets()
     key = request.path_params["id"]
     body = await json_object(request)
-    actor = acting_department(request)
 
     def run() -> dict[str, Any]:
         with hq.db.write() as conn:
-            ticket = _ticket(conn, key)
+            ticket = _ticket(conn, principal, key)
+            actor = acting_department(request, principal, prefer=(ticket.department,))
             department = body.get("department")
             if department not in reference.department_codes(conn):
                 raise InvalidInput("unknown_department", field="department", value=str(department))
@@ -83,14 +88,15 @@ async def share_ticket(request: Request) -> Response:
 @operation(parameters=[path_id()], body={"type": "object", "required": ["status"]})
 async def update_share(request: Request) -> Response:
     """A shared department's progress on its task (`{"status": "open"|"in_progress"|"done", "note"}`)."""
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    principal.check_works_tickets()
     key, department = request.path_params["id"], request.path_params["department"]
     body = await json_object(request)
-    actor = acting_department(request)
+    actor = acting_department(request, principal, prefer=(department,))
 
     def run() -> dict[str, Any]:
         with hq.db.write() as conn:
-            ticket = _ticket(conn, key)
+            ticket = _ticket(conn, principal, key)
             with _as_http_errors():
                 share = collaboration.update_share(
                     conn,
@@ -109,14 +115,16 @@ async def update_share(request: Request) -> Response:
 @operation(parameters=[path_id()], body={"type": "object", "required": ["body"]})
 async def add_note(request: Request) -> Response:
     """An internal note (`{"body", "author"}`): seen at HQ only, never sent to the store."""
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    principal.check_works_tickets()
     key = request.path_params["id"]
     body = await json_object(request)
-    actor = acting_department(request)
 
     def run() -> dict[str, Any]:
         with hq.db.write() as conn:
-            ticket = _ticket(conn, key)
+            ticket = _ticket(conn, principal, key)
+            shared = tuple(str(share["department"]) for share in collaboration.shares_of(conn, ticket.id))
+            actor = acting_department(request, principal, prefer=(ticket.department, *shared))
             with _as_http_errors():
                 note = collaboration.add_note(
                     conn, ticket, body=body.get("body"), author=body.get("author"), actor=actor, now_ms=_now_ms()
@@ -129,14 +137,15 @@ async def add_note(request: Request) -> Response:
 @operation(parameters=[path_id()], body={"type": "object", "required": ["ticket"]})
 async def link_ticket(request: Request) -> Response:
     """Link another ticket (`{"ticket": id or number, "kind": "related"}`)."""
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    principal.check_works_tickets()
     key = request.path_params["id"]
     body = await json_object(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.write() as conn:
-            ticket = _ticket(conn, key)
-            other = _ticket(conn, str(body.get("ticket", "")))
+            ticket = _ticket(conn, principal, key)
+            other = _ticket(conn, principal, str(body.get("ticket", "")))
             collaboration.link(conn, ticket, other, str(body.get("kind", "related")), _now_ms())
             return collaboration.links_of(conn, ticket.id)
 
@@ -149,13 +158,17 @@ async def merge_ticket(request: Request) -> Response:
 
     It is closed with a note naming the other ticket (its store sees that) and linked to it.
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    principal.check_works_tickets()
     key = request.path_params["id"]
     body = await json_object(request)
-    actor = acting_department(request)
 
     def run() -> dict[str, Any]:
-        ticket = ticket_actions.merge(hq.db, hq.clock, key, str(body.get("into", "")), actor=actor)
+        with hq.db.read() as conn:
+            duplicate = _ticket(conn, principal, key)
+            into = _ticket(conn, principal, str(body.get("into", "")))
+        actor = acting_department(request, principal, prefer=(duplicate.department,))
+        ticket = ticket_actions.merge(hq.db, hq.clock, duplicate.id, into.id, actor=actor)
         return ticket_json(ticket_view(hq, ticket.id))
 
     return json_response(await run_in_threadpool(run))

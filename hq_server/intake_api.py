@@ -1,6 +1,7 @@
-"""HTTP handlers of multi-channel intake (``/api/v1``; bearer admin token, which is also the token
-the channels' integrations use): a channel posts a customer's message, HQ answers with the ticket
-it became, the customer and their past tickets; and a customer with their tickets.
+"""HTTP handlers of multi-channel intake (``/api/v1``): a channel posts a customer's message, HQ
+answers with the ticket it became, the customer and their past tickets (the admin token, which is
+the token the channels' integrations use, or an administrator: 403 ``admin_only`` otherwise); and a
+customer with their tickets (any HQ role; only the tickets in the caller's scope are listed).
 
 The routes are in :data:`routes`, to be mounted in the HQ app next to the staff API's.
 """
@@ -10,17 +11,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import intake
+from hq_server.auth import admin_principal, staff_principal
 from hq_server.errors import BadRequest, NotFound, PayloadTooLarge, from_invalid_field
 from hq_server.intake_channels import ADAPTERS, UnreadablePayload
 from hq_server.openapi import operation
 from hq_server.responses import json_response
-from hq_server.staff_api import admin_context
+from hq_server.schema import tickets
 from hq_server.staff_views import iso
 from sync_protocol.errors import InvalidField
 
@@ -96,7 +99,7 @@ async def receive_message(request: Request) -> Response:
     "customer": {"id", "level", ...} or null, "past_tickets": [...], "duplicate": false}`; the
     same message delivered again answers 200 with `"duplicate": true` and the same ticket.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     channel = request.path_params["channel"]
     adapter = ADAPTERS.get(channel)
     if adapter is None:
@@ -151,15 +154,21 @@ async def get_customer(request: Request) -> Response:
     Answers `{"id", "phone", "member_id", "name", "level", "created_at", "updated_at",
     "tickets": [{"id", "number", "title", "status", "channel", "created_at"}...]}`.
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
     customer_id = request.path_params["id"]
+    scope = principal.ticket_condition()
 
     def run() -> tuple[intake.Customer | None, list[intake.PastTicket]]:
         with hq.db.read() as conn:
             customer = intake.get_customer(conn, customer_id)
             if customer is None:
                 return None, []
-            return customer, intake.customer_history(conn, customer.id)
+            history = intake.customer_history(conn, customer.id)
+            if scope is not None and history:
+                query = sa.select(tickets.c.id).where(tickets.c.id.in_([t.id for t in history]), scope)
+                visible = {str(i) for i in conn.execute(query).scalars()}
+                history = [t for t in history if t.id in visible]
+            return customer, history
 
     customer, history = await run_in_threadpool(run)
     if customer is None:

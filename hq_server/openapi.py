@@ -41,14 +41,19 @@ BASE: dict[str, Any] = {
     "info": {
         "title": "StoreDesk HQ",
         "version": "1",
-        "description": "Staff API (JSON, `Authorization: Bearer <admin token>`) and sync endpoints "
+        "description": "Staff API (JSON; a signed-in user's `sd_session` cookie with `X-CSRF-Token` on "
+        "unsafe methods, or `Authorization: Bearer <admin token>` as the integration; scope enforced "
+        "per role, 403 `out_of_scope` / `admin_only` / `read_only`) and sync endpoints "
         '(msgpack, node token; see docs/sync.md). Errors: `{"error": {"code", "message", "field"}}`.',
     },
     "components": {
         "schemas": {"Error": ERROR_SCHEMA},
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "sd_session"},
+        },
     },
-    "security": [{"bearer": []}],
+    "security": [{"bearer": []}, {"session": []}],
 }
 
 

@@ -1,6 +1,8 @@
 """HTTP handlers of orders (store sales and online orders).
 
-For staff and the online shops' integrations (admin token, JSON):
+For staff and the online shops' integrations (a signed-in HQ user or the admin token, JSON;
+posting orders is an import, for administrators and the admin token only; a regional manager sees
+the orders of their regions' stores and the online ones):
 
     POST /api/v1/orders                        an order; 201 created, 200 already there (same content)
     GET  /api/v1/orders?phone=P | ?number=N    lookup, newest paid first
@@ -15,17 +17,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import orders
+from hq_server.auth import admin_principal, staff_principal
 from hq_server.errors import InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation, path_id, query
 from hq_server.orders import LineInput, OrderInput
+from hq_server.principals import Principal
 from hq_server.responses import json_response, msgpack_response, request_lang
-from hq_server.staff_api import admin_context, json_object
+from hq_server.staff_api import json_object
 from hq_server.staff_views import iso
 from hq_server.sync_api import authenticate
 from sync_protocol.errors import InvalidField
@@ -181,6 +186,11 @@ def lookup_params(request: Request) -> tuple[str | None, str | None]:
         raise from_invalid_field(exc, **exc.params) from exc
 
 
+def _store_ids(conn: Connection, principal: Principal) -> set[str]:
+    """The ids of the stores of a regional manager's regions."""
+    return {str(i) for i in conn.execute(principal.region_store_ids()).scalars()}
+
+
 @operation(body=ORDER_SCHEMA)
 async def post_order(request: Request) -> Response:
     """Record an order (an online order, or a store sale made elsewhere).
@@ -189,9 +199,10 @@ async def post_order(request: Request) -> Response:
     when the same number was already posted with the same content, 409 `order_conflict` when it
     was posted with other content. Each line's SKU must be in the catalogue (its name, colour and
     size come from there); `total`, when given, must equal the sum of the lines. A store order
-    reaches its store on the next sync; an online order is found through the lookup.
+    reaches its store on the next sync; an online order is found through the lookup. An import:
+    administrators and the admin token only (403 `admin_only`).
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     item = order_input(await json_object(request))
 
     def run() -> tuple[FoundOrder, bool]:
@@ -215,13 +226,18 @@ async def list_orders(request: Request) -> Response:
     """Look orders up by the customer's phone or by order number (exactly one), newest paid first.
 
     Answers `{"items": [order...]}`, at most 50; each line has `returned_qty` and `returnable_qty`.
+    A regional manager sees the orders of their regions' stores and the online ones (no store).
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
     phone, number = lookup_params(request)
 
     def run() -> list[FoundOrder]:
         with hq.db.read() as conn:
-            return orders.find_orders(conn, phone=phone, number=number)
+            found = orders.find_orders(conn, phone=phone, number=number)
+            if principal.sees_every_store:
+                return found
+            mine = _store_ids(conn, principal)
+            return [f for f in found if not f.order.store_id or f.order.store_id in mine]
 
     lang = request_lang(request)
     return json_response({"items": [order_json(f, lang) for f in await run_in_threadpool(run)]})
@@ -229,13 +245,17 @@ async def list_orders(request: Request) -> Response:
 
 @operation(parameters=[path_id("order id or number")])
 async def get_order(request: Request) -> Response:
-    """One order, by id or number."""
-    hq = admin_context(request)
+    """One order, by id or number (a regional manager: an online one or one of their regions'
+    stores, 403 `out_of_scope` otherwise)."""
+    hq, principal = await staff_principal(request)
     key = request.path_params["id"]
 
     def run() -> FoundOrder | None:
         with hq.db.read() as conn:
-            return orders.get_order(conn, key)
+            found = orders.get_order(conn, key)
+            if found is not None and found.order.store_id:
+                principal.check_store(conn, found.order.store_id)
+            return found
 
     found = await run_in_threadpool(run)
     if found is None:

@@ -163,7 +163,9 @@ class Principal:
         region: str | None = None
         shared: list[str] = []
         if self.role == "regional_manager" and ticket.store_id:
-            found = conn.execute(sa.select(stores.c.region_id).where(stores.c.id == ticket.store_id)).scalar_one_or_none()
+            found = conn.execute(
+                sa.select(stores.c.region_id).where(stores.c.id == ticket.store_id)
+            ).scalar_one_or_none()
             region = None if found is None else str(found)
         if self.role in _DEPARTMENTAL and ticket.department not in self.departments:
             c = ticket_shares.c

@@ -24,6 +24,8 @@ class TicketFilter:
     department: str | None = None
     limit: int = 50
     offset: int = 0
+    #: The caller's scope (:meth:`hq_server.principals.Principal.ticket_condition`; None: all).
+    scope: sa.ColumnElement[bool] | None = None
 
 
 @dataclass
@@ -50,6 +52,8 @@ def _store_codes(conn: Connection, store_ids: set[str]) -> dict[str, str]:
 def list_tickets(conn: Connection, flt: TicketFilter) -> tuple[list[TicketView], int]:
     """A page of tickets, newest first, and how many match in all."""
     conditions: list[sa.ColumnElement[bool]] = []
+    if flt.scope is not None:
+        conditions.append(flt.scope)
     if flt.status:
         conditions.append(tickets.c.status == flt.status)
     if flt.type:

@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hq_server import csv_export, principals, report_tables
+from hq_server import csv_export, report_tables
+from hq_server.auth import staff_principal
 from hq_server.errors import Forbidden, InvalidInput, NotFound
 from hq_server.openapi import operation, query
 from hq_server.principals import Principal
@@ -32,7 +33,6 @@ from hq_server.report_labels import REPORT_NAMES, REPORT_TITLES, TITLES, Table, 
 from hq_server.report_scope import ReportScope
 from hq_server.responses import json_response, request_lang
 from hq_server.schema import regions, stores
-from hq_server.staff_api import admin_context
 from hq_server.staff_views import iso
 from hq_server.validation import iso_ms
 
@@ -107,7 +107,9 @@ async def list_reports(request: Request) -> Response:
 
     `{"reports": [{"name", "title", "tables": [{"name", "title"}]}]}`, titles in the caller's language.
     """
-    admin_context(request)
+    _, principal = await staff_principal(request)
+    if not principal.sees_reports:
+        raise Forbidden("reports_not_allowed")
     lang = request_lang(request)
     items = [
         {
@@ -144,9 +146,7 @@ async def get_report(request: Request) -> Response:
     codes with their names in the caller's language. CSV (`format=csv`): the header row is the
     columns' labels, then one line per row, the same figures.
     """
-    hq = admin_context(request)
-    # Until sign-in lands, every caller of the staff API holds the admin token.
-    principal = principals.INTEGRATION_PRINCIPAL
+    hq, principal = await staff_principal(request)
     name = request.path_params["name"]
     if name not in REPORT_NAMES:
         raise NotFound("unknown_report", value=name)

@@ -1,4 +1,7 @@
-"""HTTP handlers of returns and the chain's return policy (staff; admin token, JSON).
+"""HTTP handlers of returns and the chain's return policy (staff: a signed-in HQ user or the admin
+token, JSON). Setting the policy is for administrators (403 ``admin_only``); a regional manager
+sees the returns of their regions' stores only (another store by id or filter: 403
+``out_of_scope``).
 
     GET /api/v1/return-policy                 the policy in force, with a summary in words
     PUT /api/v1/return-policy                 set it (every store receives it on its next sync)
@@ -21,11 +24,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import reference, return_settings, return_store
+from hq_server.auth import admin_principal, staff_principal
 from hq_server.errors import InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation, path_id, query
 from hq_server.responses import json_response, request_lang
 from hq_server.schema import orders, return_lines, returns
-from hq_server.staff_api import admin_context, json_object
+from hq_server.staff_api import json_object
 from hq_server.staff_views import iso, parse_time
 from sync_protocol.errors import InvalidField
 from sync_protocol.orders import yuan
@@ -59,7 +63,7 @@ def policy_json(policy: ReturnPolicy, *, is_set: bool, lang: str) -> dict[str, A
 
 async def get_policy(request: Request) -> Response:
     """The chain's return policy (the defaults until one is set)."""
-    hq = admin_context(request)
+    hq, _ = await staff_principal(request)
 
     def run() -> tuple[ReturnPolicy, bool]:
         with hq.db.read() as conn:
@@ -73,7 +77,7 @@ async def get_policy(request: Request) -> Response:
 async def put_policy(request: Request) -> Response:
     """Set the chain's return policy; fields left out take their defaults. Every store receives
     it on its next sync; HQ decides returns pushed from then on with it."""
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     body = await json_object(request)
     try:
         policy = parse_policy(body)
@@ -156,7 +160,8 @@ def _stores(conn: sa.Connection) -> dict[str, dict[str, Any]]:
 )
 async def list_returns(request: Request) -> Response:
     """Returns decided at HQ, newest first: `{"items": [return...]}`."""
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    scope = principal.store_condition(returns.c.store_id)
     params = request.query_params
     status = params.get("status", "").strip()
     if status and status not in ("accepted", "rejected"):
@@ -167,9 +172,11 @@ async def list_returns(request: Request) -> Response:
 
     def run() -> tuple[list[ReturnState], dict[str, dict[str, Any]]]:
         with hq.db.read() as conn:
-            conditions: list[sa.ColumnElement[bool]] = [sa.true()]
+            conditions: list[sa.ColumnElement[bool]] = [sa.true() if scope is None else scope]
             if params.get("store", "").strip():
-                conditions.append(returns.c.store_id == _store_filter(conn, params["store"].strip()))
+                store_id = _store_filter(conn, params["store"].strip())
+                principal.check_store(conn, store_id)
+                conditions.append(returns.c.store_id == store_id)
             if status:
                 conditions.append(returns.c.status == status)
             if params.get("order", "").strip():
@@ -186,12 +193,15 @@ async def list_returns(request: Request) -> Response:
 @operation(parameters=[path_id("return id or number")])
 async def get_return(request: Request) -> Response:
     """One return, by id or number, with each line's decision in words."""
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
     key = request.path_params["id"]
 
     def run() -> tuple[ReturnState | None, dict[str, dict[str, Any]]]:
         with hq.db.read() as conn:
-            return return_store.get_state(conn, key), _stores(conn)
+            state = return_store.get_state(conn, key)
+            if state is not None:
+                principal.check_store(conn, state.store_id)
+            return state, _stores(conn)
 
     state, stores = await run_in_threadpool(run)
     if state is None:
@@ -209,7 +219,8 @@ async def get_return(request: Request) -> Response:
 async def reasons_report(request: Request) -> Response:
     """Accepted returns per reason: how many returns, units and refunded yuan, and units per
     category, most returned first (`{"reasons": [...], "total": {...}}`)."""
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    scope = principal.store_condition(returns.c.store_id)
     params = request.query_params
     start = parse_time("from", params["from"]) if params.get("from") else None
     end = parse_time("to", params["to"]) if params.get("to") else None
@@ -219,12 +230,16 @@ async def reasons_report(request: Request) -> Response:
         with hq.db.read() as conn:
             r, lines = returns.c, return_lines.c
             conditions: list[sa.ColumnElement[bool]] = [r.status == "accepted"]
+            if scope is not None:
+                conditions.append(scope)
             if start is not None:
                 conditions.append(r.at >= start)
             if end is not None:
                 conditions.append(r.at < end)
             if params.get("store", "").strip():
-                conditions.append(r.store_id == _store_filter(conn, params["store"].strip()))
+                store_id = _store_filter(conn, params["store"].strip())
+                principal.check_store(conn, store_id)
+                conditions.append(r.store_id == store_id)
             where = sa.and_(*conditions)
             per_reason = conn.execute(
                 sa.select(r.reason, sa.func.count(), sa.func.sum(r.refund_cents)).where(where).group_by(r.reason)

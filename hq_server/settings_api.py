@@ -1,5 +1,8 @@
-"""HTTP handlers of HQ's service settings (``/api/v1``; bearer admin token): routing rules, SLA
-policies and departments' business hours.
+"""HTTP handlers of HQ's service settings (``/api/v1``): routing rules, SLA policies, departments'
+business hours and assignment, the escalation ladder, ticket forms and agents, for an administrator
+or the integration token only (:func:`hq_server.auth.admin_principal`: 403 ``admin_only``), reads
+included; and the in-app notifications, for any HQ role that works tickets, within their
+departments.
 
 Each PUT validates the whole document first and answers 422 naming the field at fault, changing
 nothing; once stored, open tickets' SLA fields are recalculated in the same transaction, so a
@@ -12,19 +15,21 @@ import time
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import assignment, escalation_sweep, notifications, reference, routing, service_levels
+from hq_server.auth import admin_principal, staff_principal
 from hq_server.business_hours import InvalidCalendar, parse_calendar
 from hq_server.context import HqContext
-from hq_server.errors import BadRequest, InvalidInput, NotFound, from_invalid_field
+from hq_server.errors import BadRequest, Forbidden, InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation
 from hq_server.responses import json_response
+from hq_server.schema import notifications as notifications_table
 from hq_server.sla import parse_policy
-from hq_server.staff_api import admin_context
 from sync_protocol.errors import InvalidField
 from sync_protocol.forms import parse_form
 from sync_protocol.tickets import PRIORITIES
@@ -48,7 +53,7 @@ async def get_routing_rules(request: Request) -> Response:
 
     Answers `{"rules": [rule...]}`; the same list is what `storedesk hq rules export` writes.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
 
     def run() -> list[Any]:
         with hq.db.read() as conn:
@@ -65,7 +70,7 @@ async def put_routing_rules(request: Request) -> Response:
     product_categories, keywords) and `then` (department, priority, tags). Rules apply to tickets
     reaching HQ from now on.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     body = await _json(request)
     if not isinstance(body, dict) or "rules" not in body:
         raise InvalidInput("required", field="rules")
@@ -87,7 +92,7 @@ async def get_sla_policies(request: Request) -> Response:
     Answers `{"policies": [{"ticket_type", "priority", "first_response_min", "resolution_min",
     "pausing_statuses"}...]}`.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
@@ -107,7 +112,7 @@ async def put_sla_policy(request: Request) -> Response:
     Body: `{"first_response_min": 60, "resolution_min": 480, "pausing_statuses": [...]}`; open
     tickets are recalculated.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     ticket_type = request.path_params["ticket_type"]
     priority = request.path_params["priority"]
     body = await _json(request)
@@ -137,7 +142,7 @@ async def put_sla_policy(request: Request) -> Response:
 
 async def get_calendar(request: Request) -> Response:
     """A department's business hours (`*`: the default for departments without their own)."""
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     department = request.path_params["department"]
 
     def run() -> Any:
@@ -163,7 +168,7 @@ async def put_calendar(request: Request) -> Response:
     ["2026-10-01"], "workdays": ["2026-10-10"], "workday_hours": "mon", "always_open": false}`;
     open tickets are recalculated.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     department = request.path_params["department"]
     body = await _json(request)
     try:
@@ -189,7 +194,7 @@ async def get_escalation_steps(request: Request) -> Response:
     Answers `{"steps": [{"id", "name", "trigger": "idle"|"due", "minutes", "due", "actions",
     "role"}...]}`.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
 
     def run() -> list[Any]:
         with hq.db.read() as conn:
@@ -207,7 +212,7 @@ async def put_escalation_steps(request: Request) -> Response:
     `raise_priority`, `reassign`, `notify_role` with `role`, `webhook`). Each step fires once per
     ticket.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     body = await _json(request)
     if not isinstance(body, dict) or "steps" not in body:
         raise InvalidInput("required", field="steps")
@@ -229,11 +234,15 @@ async def get_notifications(request: Request) -> Response:
     `unread=1` leaves out those already read. Each has `id`, `kind`, `ticket_id`,
     `ticket_number`, `message` (in the request's language), `created_at`, `read_at`.
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
     role = request.query_params.get("role", "")
     if not role:
         raise BadRequest("invalid_param", field="role")
     department = request.query_params.get("department", "")
+    if not principal.sees_every_ticket:
+        # A group lead or agent reads their departments' inboxes (default: their first); a
+        # regional manager has none.
+        department = principal.acting_department(department or None) or ""
     unread = request.query_params.get("unread") in ("1", "true")
     lang = "en" if request.headers.get("accept-language", "").lower().startswith("en") else "zh"
 
@@ -246,11 +255,18 @@ async def get_notifications(request: Request) -> Response:
 
 async def read_notification(request: Request) -> Response:
     """Mark a notification read."""
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
     notification_id = request.path_params["id"]
 
     def run() -> bool:
         with hq.db.write() as conn:
+            if not principal.sees_every_ticket:
+                principal.check_works_tickets()
+                n = notifications_table.c
+                query = sa.select(n.department).where(n.id == notification_id)
+                department = conn.execute(query).scalar_one_or_none()
+                if department is None or (department != "" and department not in principal.departments):
+                    raise Forbidden("out_of_scope")
             return notifications.mark_read(conn, notification_id, _now_ms())
 
     if not await run_in_threadpool(run):
@@ -273,7 +289,7 @@ def _agent_json(agent: assignment.Agent, open_count: int) -> dict[str, Any]:
 
 async def get_agents(request: Request) -> Response:
     """Agents with their departments, cap, shift and open tickets (`?department=` filters)."""
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     department = request.query_params.get("department", "")
 
     def run() -> list[dict[str, Any]]:
@@ -292,7 +308,7 @@ async def put_agent(request: Request) -> Response:
     Body: `{"name", "departments": [...], "lead_of": [...], "cap": 20, "shift": calendar or null,
     "active": true}`. The agent's name reaches the stores, so they see who has their tickets.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     agent_id = request.path_params["id"]
     body = await _json(request)
 
@@ -310,7 +326,7 @@ async def put_agent(request: Request) -> Response:
 async def get_assignment_settings(request: Request) -> Response:
     """How a department hands out tickets: `strategy` (`round_robin` or `least_open`) and
     `assignment_timeout_min` (an untouched assignment goes back to the pool after it)."""
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     department = request.path_params["department"]
 
     def run() -> dict[str, Any]:
@@ -326,7 +342,7 @@ async def get_assignment_settings(request: Request) -> Response:
 @operation(body={"type": "object", "properties": {"strategy": {}, "assignment_timeout_min": {}}})
 async def put_assignment_settings(request: Request) -> Response:
     """Set a department's `strategy` and `assignment_timeout_min`."""
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     department = request.path_params["department"]
     body = await _json(request)
     if not isinstance(body, dict):
@@ -360,7 +376,7 @@ async def put_ticket_form(request: Request) -> Response:
     "product_code", "required": true, "choices": [...]}]}`. Stores receive it with the ticket type
     and check new tickets against it before they write them; HQ checks again when they arrive.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     code = request.path_params["code"]
     body = await _json(request)
 

@@ -1,4 +1,11 @@
-"""HTTP handlers of the staff JSON API (``/api/v1``; bearer admin token) and ``/healthz``."""
+"""HTTP handlers of the staff JSON API (``/api/v1``) and ``/healthz``.
+
+Every staff handler starts with :func:`hq_server.auth.staff_principal` (the admin bearer token as
+the integration, or a signed-in HQ user's session cookie with its CSRF token) and keeps to the
+caller's scope (:mod:`hq_server.principals`): ticket lists are filtered in SQL, a ticket by id or
+number out of scope is 403 ``out_of_scope`` for every action on it, acting on one needs a role that
+works tickets (403 ``read_only``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hq_server import products, pull, queries, reference, ticket_actions
-from hq_server.context import HqContext, bearer_token, context_of
-from hq_server.errors import BadRequest, NotFound, Unauthorized
+from hq_server import products, pull, queries, reference, ticket_actions, ticket_store
+from hq_server.auth import staff_principal
+from hq_server.context import HqContext, context_of
+from hq_server.errors import BadRequest, Forbidden, NotFound
 from hq_server.openapi import openapi_document, operation, path_id, query
+from hq_server.principals import Principal
 from hq_server.queries import TicketFilter
 from hq_server.responses import json_response
 from hq_server.staff_views import (
@@ -26,6 +35,7 @@ from hq_server.staff_views import (
     ticket_type_json,
 )
 from sync_protocol.forms import Form
+from sync_protocol.tickets import TicketState
 
 _json_decoder = msgspec.json.Decoder()
 
@@ -53,19 +63,39 @@ TICKET_FIELDS_SCHEMA: dict[str, Any] = {
 }
 
 
-#: Until HQ has user accounts, the department a staff client acts for (none: the administrator).
+#: The department a staff client acts for: for a user one of theirs (default: the ticket's, else
+#: their first); for the integration token any (none: HQ's administrator). See
+#: :meth:`hq_server.principals.Principal.acting_department`.
 DEPARTMENT_HEADER = "X-StoreDesk-Department"
 
 
-def acting_department(request: Request) -> str | None:
-    return request.headers.get(DEPARTMENT_HEADER) or None
+def acting_department(request: Request, principal: Principal, *, prefer: tuple[str, ...] = ()) -> str | None:
+    """The department ``principal`` acts for in ``request`` (403 ``not_your_department`` when the
+    header names one that is not theirs)."""
+    return principal.acting_department(request.headers.get(DEPARTMENT_HEADER) or None, prefer=prefer)
 
 
-def admin_context(request: Request) -> HqContext:
-    hq = context_of(request)
-    if not hq.is_admin(bearer_token(request)):
-        raise Unauthorized()
-    return hq
+def visible_ticket(conn: Any, principal: Principal, key: str) -> TicketState:
+    """The ticket ``key`` (id or number) if ``principal`` may see it: 403 ``out_of_scope`` if not,
+    and also when no such ticket exists for a caller who does not see every ticket (so ids cannot
+    be probed); 404 ``ticket_not_found`` for the others."""
+    ticket = ticket_store.find_ticket(conn, key)
+    if ticket is None:
+        if principal.sees_every_ticket:
+            raise NotFound("ticket_not_found", value=key)
+        raise Forbidden("out_of_scope")
+    principal.check_ticket(conn, ticket)
+    return ticket
+
+
+def scoped_ticket_view(hq: HqContext, principal: Principal, key: str) -> queries.TicketView:
+    """:func:`ticket_view` of a ticket in ``principal``'s scope (see :func:`visible_ticket`)."""
+    with hq.db.read() as conn:
+        ticket = visible_ticket(conn, principal, key)
+        view = queries.get_ticket(conn, ticket.id)
+    if view is None:
+        raise NotFound("ticket_not_found", value=key)
+    return view
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -114,9 +144,9 @@ async def list_tickets(request: Request) -> Response:
     """List tickets, newest first.
 
     Answers `{"items": [ticket...], "total": n, "limit": l, "offset": o}`; items have no
-    comments or history.
+    comments or history. Only the tickets in the caller's scope are listed and counted.
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
     params = request.query_params
     flt = TicketFilter(
         status=params.get("status") or None,
@@ -125,6 +155,7 @@ async def list_tickets(request: Request) -> Response:
         department=params.get("department") or None,
         limit=_int_param(request, "limit", 50, low=1, high=queries.MAX_LIST_LIMIT),
         offset=_int_param(request, "offset", 0, low=0, high=10**9),
+        scope=principal.ticket_condition(),
     )
 
     def run() -> tuple[list[queries.TicketView], int]:
@@ -147,10 +178,16 @@ async def create_ticket(request: Request) -> Response:
     """Create a ticket at HQ.
 
     Numbered `HQ-000123`. `store` (code or id) is optional; a ticket with a store reaches that
-    store on its next sync. Answers 201 with the ticket.
+    store on its next sync. Answers 201 with the ticket. A group lead or agent may only name one of
+    their departments as `department` (403 `not_your_department`); a regional manager cannot create
+    tickets (403 `read_only`).
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    principal.check_works_tickets()
     body = parse_times(await json_object(request))
+    department = body.get("department")
+    if principal.is_departmental and department is not None and department not in principal.departments:
+        raise Forbidden("not_your_department", department=str(department)[:40])
     store = body.pop("store", None)
     if store is not None and not isinstance(store, str):
         raise BadRequest("invalid_param", field="store")
@@ -164,9 +201,10 @@ async def create_ticket(request: Request) -> Response:
 
 @operation(parameters=[path_id()])
 async def get_ticket(request: Request) -> Response:
-    """One ticket (by id or number) with its comments and status history."""
-    hq = admin_context(request)
-    view = await run_in_threadpool(ticket_view, hq, request.path_params["id"])
+    """One ticket (by id or number) with its comments and status history (403 `out_of_scope`
+    outside the caller's scope)."""
+    hq, principal = await staff_principal(request)
+    view = await run_in_threadpool(scoped_ticket_view, hq, principal, request.path_params["id"])
     return json_response(ticket_json(view))
 
 
@@ -186,13 +224,17 @@ async def patch_ticket(request: Request) -> Response:
 
     Clerk fields merge with store edits by last writer wins; a status change must be allowed
     from the current status and is added to the history. The store sees the edit on its next sync.
+    Needs a role that works tickets (403 `read_only`) and the ticket in scope (403 `out_of_scope`).
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    principal.check_works_tickets()
     key = request.path_params["id"]
     changes = parse_times(await json_object(request))
 
     def run() -> queries.TicketView:
-        ticket = ticket_actions.edit(hq.db, hq.clock, key, changes, actor=acting_department(request))
+        current = scoped_ticket_view(hq, principal, key).ticket
+        actor = acting_department(request, principal, prefer=(current.department,))
+        ticket = ticket_actions.edit(hq.db, hq.clock, current.id, changes, actor=actor)
         return ticket_view(hq, ticket.id)
 
     return json_response(ticket_json(await run_in_threadpool(run)))
@@ -207,30 +249,43 @@ async def patch_ticket(request: Request) -> Response:
     },
 )
 async def add_comment(request: Request) -> Response:
-    """Add a comment to a ticket. Answers 201 with the comment."""
-    hq = admin_context(request)
+    """Add a comment to a ticket (the store sees it). Answers 201 with the comment.
+
+    Any HQ role that sees the ticket may comment, a regional manager included; `author` defaults
+    to the signed-in user's name.
+    """
+    hq, principal = await staff_principal(request)
     key = request.path_params["id"]
     body = await json_object(request)
-    comment = await run_in_threadpool(
-        ticket_actions.comment, hq.db, hq.clock, key, body.get("body", ""), body.get("author", "")
-    )
+    author = body.get("author", "")
+    if principal.user_id and not author:
+        author = principal.display_name
+
+    def run() -> Any:
+        ticket = scoped_ticket_view(hq, principal, key).ticket
+        return ticket_actions.comment(hq.db, hq.clock, ticket.id, body.get("body", ""), author)
+
+    comment = await run_in_threadpool(run)
     return json_response(comment_json(comment), status_code=201)
 
 
 async def list_stores(request: Request) -> Response:
-    """Stores with their region."""
-    hq = admin_context(request)
+    """Stores with their region (a regional manager: the stores of their regions)."""
+    hq, principal = await staff_principal(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
-            return [store_json(row) for row in reference.list_stores(conn)]
+            rows = reference.list_stores(conn)
+        if not principal.sees_every_store:
+            rows = [row for row in rows if principal.may_see_store(store_region=row["region_id"])]
+        return [store_json(row) for row in rows]
 
     return json_response({"items": await run_in_threadpool(run)})
 
 
 async def list_ticket_types(request: Request) -> Response:
     """Ticket types, the department each goes to by default, and the form each asks for."""
-    hq = admin_context(request)
+    hq, _ = await staff_principal(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
@@ -245,7 +300,7 @@ async def list_ticket_types(request: Request) -> Response:
 
 async def list_departments(request: Request) -> Response:
     """Departments tickets are routed to."""
-    hq = admin_context(request)
+    hq, _ = await staff_principal(request)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
@@ -267,7 +322,7 @@ async def list_products(request: Request) -> Response:
 
     Answers `{"items": [product...], "total": n, "limit": l, "offset": o}`.
     """
-    hq = admin_context(request)
+    hq, _ = await staff_principal(request)
     params = request.query_params
     limit = _int_param(request, "limit", 50, low=1, high=queries.MAX_LIST_LIMIT)
     offset = _int_param(request, "offset", 0, low=0, high=10**9)
@@ -285,7 +340,7 @@ async def list_products(request: Request) -> Response:
 @operation(parameters=[path_id()])
 async def get_product(request: Request) -> Response:
     """One product by code, with its SKUs."""
-    hq = admin_context(request)
+    hq, _ = await staff_principal(request)
     code = request.path_params["id"]
 
     def run() -> products.Product | None:

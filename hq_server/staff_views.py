@@ -5,13 +5,15 @@ the times staff send (ISO 8601). Times inside HQ are ms since the epoch; on this
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hq_server.errors import InvalidInput
 from hq_server.products import Product
-from hq_server.queries import TicketView
 from hq_server.validation import iso_ms
 from sync_protocol.tickets import CommentState, HistoryEntry
+
+if TYPE_CHECKING:  # queries -> collaboration -> notifications -> staff_views: no import cycle at run time
+    from hq_server.queries import TicketView
 
 TIME_FIELDS = ("first_response_due", "resolution_due")
 

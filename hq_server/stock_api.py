@@ -4,7 +4,8 @@ For store nodes (node token, msgpack):
 
     GET  /sync/v1/stock?product=CODE          live cross-store lookup, nearest first (StockLookup)
 
-For staff (admin token, JSON):
+For staff (a signed-in HQ user or the admin token, JSON; the PUTs are for administrators only,
+403 ``admin_only``; a regional manager sees the stores of their regions only):
 
     GET  /api/v1/stock?product=CODE[&near=STORE]   the same lookup (near: sort by distance from it)
     PUT  /api/v1/stock/thresholds                  [{"store", "sku", "threshold"}...] (null removes)
@@ -27,10 +28,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import reference, stock_lookup
-from hq_server.errors import InvalidInput, NotFound
+from hq_server.auth import admin_principal, staff_principal
+from hq_server.errors import Forbidden, InvalidInput, NotFound
 from hq_server.responses import json_response, msgpack_response
 from hq_server.schema import skus, stock_thresholds, stores, transfers
-from hq_server.staff_api import admin_context, json_object
+from hq_server.staff_api import json_object
 from hq_server.stock_store import load_transfers
 from hq_server.sync_api import authenticate
 from sync_protocol.stock import StockLookup, TransferState
@@ -66,7 +68,9 @@ async def node_lookup(request: Request) -> Response:
 
 
 async def staff_lookup(request: Request) -> Response:
-    hq = admin_context(request)
+    """A product's stock in every store (a regional manager: the stores of their regions; ``near``
+    out of them is 403 ``out_of_scope``)."""
+    hq, principal = await staff_principal(request)
     code = _product_param(request)
     near = request.query_params.get("near", "").strip()
 
@@ -78,7 +82,11 @@ async def staff_lookup(request: Request) -> Response:
                 if store is None:
                     raise InvalidInput("unknown_store", field="near", value=near)
                 near_id = str(store["id"])
-            return stock_lookup.lookup(conn, code, near_store=near_id, now_ms=_now_ms())
+                principal.check_store(conn, near_id)
+            found = stock_lookup.lookup(conn, code, near_store=near_id, now_ms=_now_ms())
+        if found is not None and not principal.sees_every_store:
+            found.stores = [s for s in found.stores if principal.may_see_store(store_region=s.region_id or None)]
+        return found
 
     found = await run_in_threadpool(run)
     if found is None:
@@ -87,8 +95,8 @@ async def staff_lookup(request: Request) -> Response:
 
 
 async def put_thresholds(request: Request) -> Response:
-    """Set (or with ``null`` remove) a store's replenishment threshold of SKUs."""
-    hq = admin_context(request)
+    """Set (or with ``null`` remove) a store's replenishment threshold of SKUs (administrators)."""
+    hq, _ = await admin_principal(request)
     body = await request.body()
     try:
         items = msgspec.json.decode(body)
@@ -146,18 +154,25 @@ def lead_times(t: TransferState) -> dict[str, int]:
 
 
 async def list_transfers(request: Request) -> Response:
-    hq = admin_context(request)
+    """Transfers, newest first (a regional manager: those from or to a store of their regions;
+    ``store`` out of them is 403 ``out_of_scope``)."""
+    hq, principal = await staff_principal(request)
     store_key = request.query_params.get("store", "").strip()
     status = request.query_params.get("status", "").strip()
+    from_scope = principal.store_condition(transfers.c.from_store_id)
+    to_scope = principal.store_condition(transfers.c.to_store_id)
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
             query = sa.select(transfers.c.id).order_by(transfers.c.requested_at.desc()).limit(MAX_LIST)
+            if from_scope is not None and to_scope is not None:
+                query = query.where(sa.or_(from_scope, to_scope))
             if store_key:
                 store = reference.find_store(conn, store_key)
                 if store is None:
                     raise InvalidInput("unknown_store", field="store", value=store_key)
                 sid = store["id"]
+                principal.check_store(conn, str(sid))
                 query = query.where(sa.or_(transfers.c.from_store_id == sid, transfers.c.to_store_id == sid))
             if status:
                 query = query.where(transfers.c.status == status)
@@ -169,7 +184,9 @@ async def list_transfers(request: Request) -> Response:
 
 
 async def get_transfer(request: Request) -> Response:
-    hq = admin_context(request)
+    """One transfer by id or number (a regional manager: one from or to a store of their regions,
+    403 ``out_of_scope`` otherwise)."""
+    hq, principal = await staff_principal(request)
     key = request.path_params["id"]
 
     def run() -> TransferState | None:
@@ -178,7 +195,13 @@ async def get_transfer(request: Request) -> Response:
             if not found:
                 row = conn.execute(sa.select(transfers.c.id).where(transfers.c.number == key)).first()
                 found = load_transfers(conn, [str(row[0])]) if row is not None else {}
-            return next(iter(found.values()), None)
+            transfer = next(iter(found.values()), None)
+            if transfer is not None and not (
+                principal.may_see_store_id(conn, transfer.from_store_id)
+                or principal.may_see_store_id(conn, transfer.to_store_id)
+            ):
+                raise Forbidden("out_of_scope")
+            return transfer
 
     found = await run_in_threadpool(run)
     if found is None:
@@ -190,8 +213,8 @@ _STORE_TEXT = {"name": 80, "address": 500, "contact": 80, "phone": 32}
 
 
 async def put_store(request: Request) -> Response:
-    """Change a store's name, address, coordinates or contact (each optional)."""
-    hq = admin_context(request)
+    """Change a store's name, address, coordinates or contact (each optional; administrators)."""
+    hq, _ = await admin_principal(request)
     code = request.path_params["code"]
     body = await json_object(request)
     values: dict[str, Any] = {}

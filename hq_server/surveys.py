@@ -304,18 +304,23 @@ class _Tally:
         }
 
 
-def results(conn: Connection, *, department: str | None = None) -> dict[str, Any]:
+def results(
+    conn: Connection, *, department: str | None = None, scope: sa.ColumnElement[bool] | None = None
+) -> dict[str, Any]:
     """Answered surveys (optionally of one department): ``count``, ``average`` score (None when
-    none), ``distribution`` (``"1"``..``"5"`` -> answers) and ``sent`` (surveys opened), overall,
-    per department and per agent (``assignee``; ``""`` for tickets resolved without one).
+        none), ``distribution`` (``"1"``..``"5"`` -> answers) and ``sent`` (surveys opened), overall,
+        per department and per agent (``assignee``; ``""`` for tickets resolved without one). ``scope``:
+    a condition on ``surveys`` keeping those the caller may see.
 
-    ``{"department": ..., "sent", "count", "average", "distribution", "departments": [{"department",
-    ...}], "agents": [{"assignee", ...}]}``, departments and agents sorted by code.
+        ``{"department": ..., "sent", "count", "average", "distribution", "departments": [{"department",
+        ...}], "agents": [{"assignee", ...}]}``, departments and agents sorted by code.
     """
     s = surveys.c
     query = sa.select(s.department, s.assignee, s.score, sa.func.count()).group_by(s.department, s.assignee, s.score)
     if department is not None:
         query = query.where(s.department == department)
+    if scope is not None:
+        query = query.where(scope)
     overall = _Tally()
     by_department: dict[str, _Tally] = {}
     by_agent: dict[str, _Tally] = {}

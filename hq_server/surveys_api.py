@@ -21,6 +21,7 @@ import urllib.parse
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 from jinja2 import Environment, PackageLoader
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
@@ -29,9 +30,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from hq_server import surveys
+from hq_server.auth import staff_principal
 from hq_server.context import context_of
+from hq_server.errors import Forbidden
 from hq_server.responses import json_response
-from hq_server.staff_api import admin_context
+from hq_server.schema import surveys as surveys_table
+from hq_server.schema import tickets
 from sync_protocol.errors import InvalidField
 from sync_protocol.i18n import lang_of, render
 from sync_protocol.messages import ErrorBody, ErrorDetail
@@ -346,14 +350,27 @@ async def get_results(request: Request) -> Response:
     """Survey results: `sent` (surveys opened), `count` (answered), `average` score and
     `distribution` (`"1"`..`"5"`), overall, per department and per agent (`assignee`).
 
-    `?department=` limits them to one department.
+    `?department=` limits them to one department. Scoped like the reports: roles that see reports
+    only (403 `reports_not_allowed`); a group lead sees their departments' surveys (another
+    department asked for: 403 `out_of_scope`), a regional manager those of their stores' tickets.
     """
-    hq = admin_context(request)
+    hq, principal = await staff_principal(request)
+    if not principal.sees_reports:
+        raise Forbidden("reports_not_allowed")
     department = request.query_params.get("department", "").strip() or None
+    scope: sa.ColumnElement[bool] | None = None
+    if principal.is_departmental:
+        if department is not None and department not in principal.departments:
+            raise Forbidden("out_of_scope")
+        scope = surveys_table.c.department.in_(sorted(principal.departments))
+    store_scope = principal.store_condition(tickets.c.store_id)
+    if store_scope is not None:
+        in_stores = sa.select(tickets.c.id).where(store_scope)
+        scope = surveys_table.c.ticket_id.in_(in_stores.scalar_subquery())
 
     def run() -> dict[str, Any]:
         with hq.db.read() as conn:
-            return surveys.results(conn, department=department)
+            return surveys.results(conn, department=department, scope=scope)
 
     return json_response(await run_in_threadpool(run))
 

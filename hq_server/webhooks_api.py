@@ -1,4 +1,5 @@
-"""HTTP handlers of HQ's webhooks (``/api/v1/webhooks``; bearer admin token): list, add, remove,
+"""HTTP handlers of HQ's webhooks (``/api/v1/webhooks``; an administrator or the
+admin token only, 403 ``admin_only``): list, add, remove,
 and each webhook's recent deliveries. A webhook's secret is shown in full only in the answer that
 adds it; lists show its last four characters."""
 
@@ -14,10 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hq_server import webhooks
+from hq_server.auth import admin_principal
 from hq_server.errors import BadRequest, InvalidInput, NotFound, from_invalid_field
 from hq_server.openapi import operation, query
 from hq_server.responses import json_response
-from hq_server.staff_api import admin_context
 from hq_server.staff_views import iso
 from sync_protocol.errors import InvalidField
 
@@ -86,7 +87,7 @@ async def get_webhooks(request: Request) -> Response:
     Answers `{"items": [{"id", "url", "events", "active", "created_at", "secret_last4"}...]}`;
     removed webhooks only with `inactive=1`.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     include_inactive = request.query_params.get("inactive") in ("1", "true")
 
     def run() -> list[dict[str, Any]]:
@@ -114,7 +115,7 @@ async def post_webhook(request: Request) -> Response:
     with the webhook and its whole `secret`, shown this once. Each event is POSTed as JSON with
     `X-StoreDesk-Signature: sha256=<hex HMAC-SHA256(secret, "<X-StoreDesk-Timestamp>." + body)>`.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     body = await _json_object(request)
     for name in body:
         if name not in _BODY_FIELDS:
@@ -137,7 +138,7 @@ async def post_webhook(request: Request) -> Response:
 
 async def delete_webhook(request: Request) -> Response:
     """Remove a webhook: it gets no more events; its deliveries stay listed."""
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     webhook_id = request.path_params["id"]
 
     def run() -> bool:
@@ -156,7 +157,7 @@ async def get_deliveries(request: Request) -> Response:
     Answers `{"items": [{"event_id", "event", "created_at", "status": "pending"|"delivered"|"failed",
     "attempts", "last_error", "next_attempt_at", "delivered_at", "failed_at"}...]}`.
     """
-    hq = admin_context(request)
+    hq, _ = await admin_principal(request)
     webhook_id = request.path_params["id"]
     limit = _limit(request)
 
