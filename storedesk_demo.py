@@ -389,8 +389,9 @@ def _returns(hq: httpx.Client, store_urls: dict[str, str]) -> None:
         _wait(lambda: store.get(f"/api/v1/returns/{key}").json()["status"] == "accepted")
 
 
-#: One demo account per role: username -> (display name, role, scope, password). Demo passwords
-#: only; `make demo` prints them.
+#: One demo account per role, and a clerk at every demo store: username -> (display name, role,
+#: scope, password). Store staff sign in at their store's node (password, or the PIN in ``scope``);
+#: their accounts reach it by sync. Demo passwords only; `make demo` prints them.
 USERS: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "admin": ("管理员 周宁", "admin", {}, "Admin-2026!"),
     "supervisor": ("客服主管 马丽", "cs_supervisor", {}, "Super-2026!"),
@@ -399,7 +400,17 @@ USERS: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "east.manager": ("华东区域经理 孙涛", "regional_manager", {"regions": ["east"]}, "East-2026!"),
     "sh001.manager": ("上海店长 张婷", "store_manager", {"store": "SH001"}, "Store-2026!"),
     "sh001.clerk": ("上海店员 小王", "clerk", {"store": "SH001", "pin": "2026"}, "Clerk-2026!"),
+    "hz001.clerk": ("杭州店员 小陈", "clerk", {"store": "HZ001", "pin": "2026"}, "Clerk-2026!"),
+    "bj001.clerk": ("北京店员 小刘", "clerk", {"store": "BJ001", "pin": "2026"}, "Clerk-2026!"),
 }
+
+
+def store_account(code: str) -> tuple[str, str] | None:
+    """(username, password) of the demo clerk of store ``code``, if it has one."""
+    for username, (_, role, scope, password) in USERS.items():
+        if role == "clerk" and scope.get("store") == code:
+            return username, password
+    return None
 
 
 def _users(hq: httpx.Client) -> None:
@@ -570,12 +581,14 @@ def run(args: argparse.Namespace) -> int:
         for store in STORES:
             print(f"  {store['code']} {store['name']:<10} {store_urls[store['code']]}/")
         print(f"\n  a customer's orders (two stores and Tmall): GET /api/v1/orders?phone={DEMO_PHONE} at any store")
-        print(f"  return one at another store: {store_urls['HZ001']}/returns?q={DEMO_PHONE} (sign in with any name)")
+        print(f"  return one at another store: {store_urls['HZ001']}/returns?q={DEMO_PHONE} (sign in as hz001.clerk)")
         voucher = f"{store_urls['BJ001']}/returns/BJ001-T000001/voucher"
         print(f"  a return already made at BJ001 (bought at SH001), its voucher: {voucher}")
         print(f"\n  HQ console sign-in: {hq_url}/console/login")
-        for username, (name, role, _, password) in USERS.items():
-            print(f"    {role:<17} {username:<14} {password:<12} {name}")
+        for username, (name, role, scope, password) in USERS.items():
+            pin = f"PIN {scope['pin']}" if scope.get("pin") else ""
+            print(f"    {role:<17} {username:<14} {password:<12} {name} {pin}".rstrip())
+        print("  (store staff sign in at their store's node with the password or the PIN)")
         print(f"\n  data and logs: {data}\n  Ctrl-C stops everything.\n", flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)

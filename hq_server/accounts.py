@@ -16,9 +16,13 @@ Rules:
   dummy hash and answers ``bad_credentials`` like a wrong password, so the answer and its time do
   not tell whether a username exists. (A lockout does tell, to whoever makes five attempts.)
 - The last active administrator can be neither deactivated nor given another role.
+- Every write of a store-role account (create; name, role, store, active or PIN; password) also
+  appends its ``account`` entry for its store node to the change log, in the same transaction
+  (:mod:`hq_server.account_sync`); the sign-in counter's writes do not.
 
 Functions that hash a password or PIN take the :class:`~hq_server.db.Database` and hash outside
-any transaction (a fifth of a second would otherwise hold HQ's writer). No function returns a
+any transaction (a fifth of a second would otherwise hold HQ's writer). The writers take
+HQ's ``clock`` for the change log. No function returns a
 hash: :class:`User` has no such field, and reads select every column but the ``*_hash`` ones.
 """
 
@@ -34,11 +38,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hq_server import passwords, reference, sessions
+from hq_server import account_sync, passwords, reference, sessions
 from hq_server.db import Database
 from hq_server.errors import Conflict, HqError, InvalidInput, NotFound, Unauthorized
 from hq_server.principals import ROLES, STORE_ROLES, Principal
 from hq_server.schema import regions, users
+from sync_protocol.hlc import HybridClock
 from sync_protocol.ops import new_id
 
 log = logging.getLogger("storedesk.hq.accounts")
@@ -276,7 +281,7 @@ def _active_admins(conn: Connection) -> list[str]:
 # -- writes -------------------------------------------------------------------------------------
 
 
-def create_user(db: Database, fields: Mapping[str, object], now_ms: int) -> User:
+def create_user(db: Database, fields: Mapping[str, object], now_ms: int, *, clock: HybridClock) -> User:
     """A new account from ``fields`` (``username``, ``display_name``, ``role``, ``password``, and
     as the role needs ``departments``, ``regions``, ``store``, ``pin``)."""
     _check_fields(fields, CREATE_FIELDS)
@@ -324,6 +329,7 @@ def create_user(db: Database, fields: Mapping[str, object], now_ms: int) -> User
                     password_changed_at=now_ms,
                 )
             )
+            account_sync.publish(conn, clock, user_id, previous=None, now_ms=now_ms)
             user = require_user(conn, user_id)
     except sa.exc.IntegrityError as exc:
         # Another request took the username between the check and the insert.
@@ -332,7 +338,7 @@ def create_user(db: Database, fields: Mapping[str, object], now_ms: int) -> User
     return user
 
 
-def update_user(db: Database, user_id: str, changes: Mapping[str, object], now_ms: int) -> User:
+def update_user(db: Database, user_id: str, changes: Mapping[str, object], now_ms: int, *, clock: HybridClock) -> User:
     """Change an account's ``display_name``, ``role``, scope (``departments``, ``regions``,
     ``store``), ``active`` or ``pin`` (null clears it). Deactivating ends the user's sessions."""
     _check_fields(changes, UPDATE_FIELDS)
@@ -363,6 +369,8 @@ def update_user(db: Database, user_id: str, changes: Mapping[str, object], now_m
         if current.role == "admin" and current.active and not stays_admin and _active_admins(conn) == [user_id]:
             raise Conflict("last_admin")
         conn.execute(users.update().where(users.c.id == user_id).values(**values))
+        previous = (current.role, current.store_id)
+        account_sync.publish(conn, clock, user_id, previous=previous, now_ms=now_ms)
         ended = 0
         if values.get("active") is False:
             ended = sessions.delete_user_sessions(conn, user_id)
@@ -372,7 +380,15 @@ def update_user(db: Database, user_id: str, changes: Mapping[str, object], now_m
     return user
 
 
-def set_password(db: Database, user_id: str, password: object, now_ms: int, *, keep_session: str | None = None) -> int:
+def set_password(
+    db: Database,
+    user_id: str,
+    password: object,
+    now_ms: int,
+    *,
+    keep_session: str | None = None,
+    clock: HybridClock,
+) -> int:
     """Give ``user_id`` a new password: it also clears a lockout and ends every session of the
     user but ``keep_session`` (the caller's own, when users change their own password). Returns
     how many sessions ended."""
@@ -396,6 +412,8 @@ def set_password(db: Database, user_id: str, password: object, now_ms: int, *, k
         )
         if not updated.rowcount:
             raise NotFound("user_not_found", value=user_id)
+        # (Role and store are unchanged: the account goes to the store it is at, if any.)
+        account_sync.publish(conn, clock, user_id, previous=None, now_ms=now_ms)
         ended = sessions.delete_user_sessions(conn, user_id, keep=keep_session)
     log.info("password of %s (%s) changed: %d other session(s) ended", user.username, user.id, ended)
     return ended

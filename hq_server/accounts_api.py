@@ -34,6 +34,7 @@ username, never the password. Nothing here logs or answers a password, PIN, hash
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -312,7 +313,7 @@ async def create_user(request: Request) -> Response:
     """
     hq, _ = await admin_principal(request)
     body = await json_object(request)
-    user = await run_in_threadpool(accounts.create_user, hq.db, body, now_ms(hq))
+    user = await run_in_threadpool(functools.partial(accounts.create_user, clock=hq.clock), hq.db, body, now_ms(hq))
     return json_response(user_json(user, now_ms(hq)), status_code=201)
 
 
@@ -341,7 +342,8 @@ async def patch_user(request: Request) -> Response:
     (administrators only). Deactivating ends its sessions; the last administrator stays one."""
     hq, _ = await admin_principal(request)
     body = await json_object(request)
-    user = await run_in_threadpool(accounts.update_user, hq.db, request.path_params["id"], body, now_ms(hq))
+    update = functools.partial(accounts.update_user, clock=hq.clock)
+    user = await run_in_threadpool(update, hq.db, request.path_params["id"], body, now_ms(hq))
     return json_response(user_json(user, now_ms(hq)))
 
 
@@ -372,7 +374,7 @@ async def set_password(request: Request) -> Response:
     def run() -> None:
         if own and caller.user is not None:
             accounts.check_current_password(hq.db, caller.user, body.get("current_password"), now_ms(hq))
-        accounts.set_password(hq.db, user_id, body.get("password"), now_ms(hq), keep_session=keep)
+        accounts.set_password(hq.db, user_id, body.get("password"), now_ms(hq), keep_session=keep, clock=hq.clock)
 
     await run_in_threadpool(run)
     return Response(status_code=204)

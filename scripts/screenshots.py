@@ -1,7 +1,8 @@
 """Screenshots of the clerk UI for the docs (``make screenshots``).
 
 Starts the demo chain (``storedesk demo``: HQ and three stores with tickets, stock, transfers,
-orders and a return) in a fresh temporary folder, signs a clerk in at one store in headless
+orders and a return) in a fresh temporary folder, signs a clerk in at one store (with the store's
+demo account, :func:`storedesk_demo.store_account`, once its node has pulled it) in headless
 Chromium (Playwright driving Debian's ``chromium``; no browser is downloaded) and captures each
 screen of :data:`SHOTS` in Chinese at 1280 x 800 into ``docs/screenshots/``. A screen the node does
 not have (404) is skipped with a note. Everything it started is stopped afterwards.
@@ -36,7 +37,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from storedesk_demo import STOCKED_PRODUCTS, STORES  # noqa: E402
+from storedesk_demo import STOCKED_PRODUCTS, STORES, store_account  # noqa: E402
 from tests.browser import chromium_path, clerk_page, playwright_browser  # noqa: E402
 from tests.ui.browser_flows import ClerkAt  # noqa: E402
 
@@ -189,12 +190,25 @@ def settle(clerk: ClerkAt) -> None:
     clerk.page.evaluate("document.fonts.ready.then(() => true)")
 
 
-def capture(browser: Browser, store_url: str, out: Path, shots: list[Shot]) -> list[str]:
-    """Take ``shots`` at the store serving ``store_url``; the names of the PNGs written."""
+def wait_for_accounts(api: httpx.Client) -> None:
+    """Until the store's sign-in form asks for an account (its pull brought the demo accounts)."""
+    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if 'name="secret"' in api.get("/signin").text:
+            return
+        time.sleep(0.5)
+    print("screenshots: the store has no accounts from HQ yet; signing in by name")
+
+
+def capture(browser: Browser, store_url: str, out: Path, shots: list[Shot], code: str = "") -> list[str]:
+    """Take ``shots`` at the store ``code`` serving ``store_url``; the names of the PNGs written."""
     written: list[str] = []
     cache: dict[str, str | None] = {}
+    account = store_account(code)
     with httpx.Client(base_url=store_url, timeout=10) as api:
         wait_synced(api)
+        if account is not None:
+            wait_for_accounts(api)
         for signed_in in (False, True):
             todo = [shot for shot in shots if shot.signed_in == signed_in]
             if not todo:
@@ -202,7 +216,7 @@ def capture(browser: Browser, store_url: str, out: Path, shots: list[Shot]) -> l
             with clerk_page(browser) as page:
                 clerk = ClerkAt(page, store_url)
                 if signed_in:
-                    clerk.sign_in()
+                    clerk.sign_in(account=account)
                 for shot in todo:
                     if take(clerk, shot, api, cache, out):
                         written.append(shot.file)
@@ -253,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         with demo_chain(data, hq_port), playwright_browser() as browser:
             for code, shots in by_store.items():
                 store_url = f"http://127.0.0.1:{hq_port + 1 + codes.index(code)}"  # the demo's port order
-                written += capture(browser, store_url, args.out, shots)
+                written += capture(browser, store_url, args.out, shots, code)
     finally:
         if args.keep_data:
             print(f"screenshots: the demo's data and logs are in {data}")

@@ -18,6 +18,7 @@ from store_node import outbox, return_records, stock_actions
 from store_node.node import Node
 from store_node.replica import in_chunks
 from store_node.stock_actions import MoveRow, decode_transfer, encode_transfer
+from sync_protocol.accounts import StoreAccount
 from sync_protocol.entities import decode_entity
 from sync_protocol.messages import Change, OpResult, ReferenceItem
 from sync_protocol.orders import FoundOrder, OrderLookup, OrderState
@@ -95,6 +96,7 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
     orders: dict[str, OrderState] = {}
     returns: dict[str, ReturnState] = {}
     policies: dict[str, tuple[ReturnPolicy, str]] = {}
+    accounts: dict[str, StoreAccount] = {}
     if changes:
         node.observe(max(change.hlc for change in changes))
     for change in changes:
@@ -126,6 +128,8 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
             returns[state.id] = state
         elif isinstance(state, ReturnPolicy):
             policies[change.entity_id] = (state, change.hlc)
+        elif isinstance(state, StoreAccount):
+            accounts[state.id] = state
     if tickets:
         _upsert_tickets(conn, list(tickets.values()), gen)
     if comments:
@@ -153,6 +157,30 @@ def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -
         conn.executemany(
             _UPSERT_POLICY, [(key, _json.encode(p).decode(), hlc, gen) for key, (p, hlc) in policies.items()]
         )
+    if accounts:
+        _upsert_accounts(conn, list(accounts.values()), gen)
+
+
+# -- store accounts ----------------------------------------------------------------------------------
+
+_ACCOUNT_COLUMNS = ("id", "username", "display_name", "role", "password_hash", "pin_hash", "active", "updated_at")
+_account_values = operator.attrgetter(*_ACCOUNT_COLUMNS)
+#: The newer version wins (an equal ``updated_at`` is a later entry of HQ's log: it wins too).
+_UPSERT_ACCOUNT = (
+    f"INSERT INTO accounts ({', '.join(_ACCOUNT_COLUMNS)}, gen) VALUES ({', '.join('?' * len(_ACCOUNT_COLUMNS))}, ?)"
+    " ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _ACCOUNT_COLUMNS if c != "id")
+    + ", gen = excluded.gen WHERE excluded.updated_at >= accounts.updated_at"
+)
+
+
+def _upsert_accounts(conn: sqlite3.Connection, accounts: list[StoreAccount], gen: int) -> None:
+    """The store's accounts as HQ publishes them (hashes only). A username HQ now gives another
+    account id frees it here first; an older version only marks the row as still published."""
+    for account in accounts:
+        conn.execute("DELETE FROM accounts WHERE username = ? AND id != ?", (account.username, account.id))
+    conn.executemany(_UPSERT_ACCOUNT, [(*_account_values(a), gen) for a in accounts])
+    conn.executemany("UPDATE accounts SET gen = ? WHERE id = ?", [(gen, a.id) for a in accounts])
 
 
 # -- stock and transfers ---------------------------------------------------------------------------
@@ -646,6 +674,9 @@ def finish_reset(node: Node, conn: sqlite3.Connection) -> int:
     # Own orders HQ no longer publishes to this store go; looked-up ones were never in the pull
     # (they stay until the room for them runs out).
     removed += conn.execute("DELETE FROM orders WHERE source = 'own' AND gen < ?", (gen,)).rowcount
+    # An account HQ no longer publishes to this store can no longer sign in here; its row stays,
+    # so a store that had accounts never falls back to the name-only sign-in.
+    conn.execute("UPDATE accounts SET active = 0, password_hash = '', pin_hash = '' WHERE gen < ?", (gen,))
     node.replica.set(resetting=0)
     return removed
 

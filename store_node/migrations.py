@@ -235,6 +235,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         )
         """,
     ),
+    (
+        7,
+        "accounts",
+        """
+        CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL DEFAULT '',
+            pin_hash TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 1,
+            updated_at INTEGER NOT NULL DEFAULT 0,
+            gen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE signin_failures (
+            username TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_until INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    ),
 ]
 
 

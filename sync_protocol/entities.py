@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from sync_protocol.accounts import StoreAccount
 from sync_protocol.messages import ReferenceItem
 from sync_protocol.orders import OrderState
 from sync_protocol.return_policy import ReturnPolicy
@@ -30,6 +31,7 @@ ENTITY_TYPES: dict[str, type[msgspec.Struct]] = {
     "order": OrderState,
     "return": ReturnState,
     "return_policy": ReturnPolicy,
+    "account": StoreAccount,
 }
 
 _encoder = msgspec.msgpack.Encoder()

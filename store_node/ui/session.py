@@ -1,10 +1,16 @@
 """Who is at the till and in which language: two cookies of the local UI.
 
 The language (``sd_lang``: ``zh`` or ``en``; Chinese unless the clerk switched). The clerk
-(``sd_clerk``): the name and staff number a clerk signed in with, signed with a secret this
-replica makes once, so a page cannot be told another name by editing the cookie. The name is
-what tickets, comments and steps record as their author. (Checking clerks against HQ accounts
-comes with HQ's users and roles.)
+(``sd_clerk``), signed with a secret this replica makes once, so a page cannot be told another
+name by editing the cookie:
+
+- a store with accounts from HQ (:mod:`store_node.accounts`): the account's id, display name and
+  username. Every page looks the account up again: one deactivated (or no longer at this store)
+  since is signed out, and its current display name is shown;
+- a store with no account yet: the name and staff number the clerk typed. Once the store has
+  accounts, such a cookie is no longer taken.
+
+:attr:`Clerk.actor` is what tickets, comments and steps record as their author.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from store_node import accounts
 from store_node.node import Node
 
 LANG_COOKIE = "sd_lang"
@@ -33,10 +40,16 @@ CLERK_MAX_AGE_S = 14 * 3600
 class Clerk:
     name: str
     staff_no: str = ""
+    #: The store account signed in with ("" for the name-only sign-in).
+    account_id: str = ""
+    username: str = ""
 
     @property
     def actor(self) -> str:
-        """How ops record the clerk: ``王芳 (0012)``."""
+        """How ops record the clerk: ``上海店员 小王 (sh001.clerk)``, or ``王芳 (0012)`` when the
+        store has no accounts."""
+        if self.account_id:
+            return f"{self.name} ({self.username})"
         return f"{self.name} ({self.staff_no})" if self.staff_no else self.name
 
 
@@ -59,7 +72,8 @@ def _sign(node: Node, payload: bytes) -> str:
 
 
 def clerk_of(node: Node, request: Request) -> Clerk | None:
-    """The signed-in clerk, or None (no cookie, or one this replica did not sign)."""
+    """The signed-in clerk, or None (no cookie, one this replica did not sign, an account that
+    is no longer active here, or a name-only cookie in a store that now has accounts)."""
     raw = request.cookies.get(CLERK_COOKIE, "")
     body, _, mac = raw.partition(".")
     if not body or not mac:
@@ -72,13 +86,24 @@ def clerk_of(node: Node, request: Request) -> Clerk | None:
         return None
     try:
         data = json.loads(payload)
-        return Clerk(name=str(data["name"]), staff_no=str(data.get("staff_no", "")))
+        name, account_id = str(data["name"]), str(data.get("id", ""))
     except (ValueError, KeyError, TypeError):
         return None
+    if not account_id:
+        return None if accounts.in_use(node) else Clerk(name=name, staff_no=str(data.get("staff_no", "")))
+    account = accounts.find(node, account_id)
+    if account is None or not account.active:
+        return None
+    return Clerk(name=account.display_name, account_id=account.id, username=account.username)
 
 
 def sign_in(node: Node, response: Response, clerk: Clerk) -> None:
-    payload = json.dumps({"name": clerk.name, "staff_no": clerk.staff_no}, ensure_ascii=False).encode()
+    fields = (
+        {"id": clerk.account_id, "name": clerk.name, "username": clerk.username}
+        if clerk.account_id
+        else {"name": clerk.name, "staff_no": clerk.staff_no}
+    )
+    payload = json.dumps(fields, ensure_ascii=False).encode()
     value = f"{base64.urlsafe_b64encode(payload).decode()}.{_sign(node, payload)}"
     response.set_cookie(CLERK_COOKIE, value, max_age=CLERK_MAX_AGE_S, httponly=True, samesite="strict")
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from store_node import outbox, views
+from store_node import accounts, outbox, views
 from store_node.ui import session
 from store_node.ui.render import node_of, page, safe_next, signed_in
 
@@ -75,19 +76,48 @@ async def sync_page(request: Request) -> Response:
     return page(request, "sync.html", refused=refused_ops(request), drain_sent=sent, drain_total=total)
 
 
+def _signin_page(
+    request: Request, target: str, *, status_code: int = 200, error: str | None = None, **values: Any
+) -> Response:
+    """The sign-in form: username and password or PIN when the store has accounts from HQ, else
+    the clerk's name (with a notice that the store has no accounts yet)."""
+    with_accounts = accounts.in_use(node_of(request))
+    values = {"name": "", "username": "", "error_args": {}, **values}
+    return page(
+        request, "signin.html", status_code=status_code, next=target, error=error, accounts=with_accounts, **values
+    )
+
+
 async def signin_form(request: Request) -> Response:
-    return page(request, "signin.html", next=safe_next(request.query_params.get("next")), error=None, name="")
+    return _signin_page(request, safe_next(request.query_params.get("next")))
 
 
 async def signin(request: Request) -> Response:
     form = await request.form()
-    name = str(form.get("name") or "").strip()[:40]
-    staff_no = str(form.get("staff_no") or "").strip()[:20]
     target = safe_next(str(form.get("next") or "/"))
-    if not name:
-        return page(request, "signin.html", status_code=422, next=target, error="signin_name_required", name=name)
+    node = node_of(request)
+    if accounts.in_use(node):
+        username = str(form.get("username") or "").strip()[: accounts.MAX_USERNAME_LENGTH]
+        secret = str(form.get("secret") or "")
+        if not username or not secret:
+            return _signin_page(request, target, status_code=422, error="signin_fields_required", username=username)
+        try:
+            account = await run_in_threadpool(accounts.authenticate, node, username, secret, node.wall_ms())
+        except accounts.SignInRefused as refused:
+            status = 423 if refused.code == "signin_locked" else 401
+            args = {"minutes": refused.minutes}
+            return _signin_page(
+                request, target, status_code=status, error=refused.code, username=username, error_args=args
+            )
+        clerk = session.Clerk(name=account.display_name, account_id=account.id, username=account.username)
+    else:
+        name = str(form.get("name") or "").strip()[:40]
+        staff_no = str(form.get("staff_no") or "").strip()[:20]
+        if not name:
+            return _signin_page(request, target, status_code=422, error="signin_name_required", name=name)
+        clerk = session.Clerk(name=name, staff_no=staff_no)
     response = RedirectResponse(target, status_code=303)
-    session.sign_in(node_of(request), response, session.Clerk(name=name, staff_no=staff_no))
+    session.sign_in(node, response, clerk)
     return response
 
 

@@ -41,6 +41,23 @@ UI_TEXTS: dict[str, tuple[str, str]] = {
         "Tickets, comments and steps you make are recorded under your name.",
     ),
     "signin_name_required": ("请填写姓名", "Enter your name"),
+    "signin_no_accounts": (
+        "本店尚未收到总部下发的店员账号，暂时凭姓名登录。",
+        "This store has no staff accounts from HQ yet: sign in with your name for now.",
+    ),
+    "signin_username": ("用户名", "Username"),
+    "signin_secret": ("密码或 PIN", "Password or PIN"),
+    "signin_accounts_hint": (
+        "使用总部为您开设的账号登录，断网时也可登录。您建立的工单、评论和操作都会记录您的姓名。",
+        "Sign in with the account HQ set up for you; this works offline too. Tickets, comments and"
+        " steps you make are recorded under your name.",
+    ),
+    "signin_fields_required": ("请填写用户名和密码或 PIN", "Enter your username and your password or PIN"),
+    "signin_bad_credentials": ("用户名或密码/PIN 不正确", "Wrong username or password/PIN"),
+    "signin_locked": (
+        "登录失败次数过多，该用户名在本机已锁定，请 {minutes} 分钟后再试。",
+        "Too many failed sign-ins: this username is locked on this PC for {minutes} more min.",
+    ),
     # Age of a figure.
     "age_seconds": ("{n} 秒前", "{n} s ago"),
     "age_minutes": ("{n} 分钟前", "{n} min ago"),

@@ -63,11 +63,34 @@ class ClerkAt:
 
     # -- the shell --------------------------------------------------------------------------------
 
-    def sign_in(self, name: str = CLERK_NAME, staff_no: str = CLERK_STAFF_NO, *, next_path: str = "/") -> None:
-        """Sign in through the sign-in form; lands on ``next_path``."""
+    def sign_in(
+        self,
+        name: str = CLERK_NAME,
+        staff_no: str = CLERK_STAFF_NO,
+        *,
+        account: tuple[str, str] | None = None,
+        wait_for_account_s: float = 0.0,
+        next_path: str = "/",
+    ) -> None:
+        """Sign in through the sign-in form; lands on ``next_path``.
+
+        A store with accounts from HQ asks for one: ``account`` is its (username, password or
+        PIN); the form is reloaded for up to ``wait_for_account_s`` while the store has none yet
+        (its pull may not have brought them). A store with no accounts takes ``name`` and
+        ``staff_no``."""
         self.open(f"/signin?next={quote(next_path, safe='')}")
-        self.page.fill("#name", name)
-        self.page.fill("#staff_no", staff_no)
+        deadline = time.monotonic() + wait_for_account_s
+        while account is not None and not self.page.locator("#username").count() and time.monotonic() < deadline:
+            time.sleep(0.5)
+            self.page.reload()
+        if self.page.locator("#username").count():
+            if account is None:
+                raise AssertionError("the store has accounts from HQ: sign in with one (account=...)")
+            self.page.fill("#username", account[0])
+            self.page.fill("#secret", account[1])
+        else:
+            self.page.fill("#name", name)
+            self.page.fill("#staff_no", staff_no)
         self.submit('form[action="/signin"]')
         path = next_path.split("?")[0]
         self.page.wait_for_url(lambda url: url.split("?")[0].endswith(path) and "/signin" not in url)
