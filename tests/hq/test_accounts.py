@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher, Type
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -31,15 +31,7 @@ PASSWORD = "Spring-2025!"
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 
-
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    """Cheap argon2id parameters: the tests hash and verify hundreds of times."""
-    previous = passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID))
-    try:
-        yield
-    finally:
-        passwords.use_hasher(previous)
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 class Wall:
