@@ -11,7 +11,6 @@
     GET    /console/login                the sign-in page (zh-CN; ``?lang=en`` for English)
     POST   /console/login                the sign-in form -> 303 /console/
     POST   /console/logout               the sign-out form -> 303 /console/login
-    GET    /console/                     the signed-in user (placeholder of the console)
 
 Status codes: 401 ``bad_credentials`` (unknown user or wrong password, indistinguishable),
 **423** ``account_locked`` (with the minutes left; chosen over 403 so a client can tell a lockout
@@ -514,27 +513,6 @@ async def logout_form(request: Request) -> Response:
     return response
 
 
-async def console_home(request: Request) -> Response:
-    # A placeholder of the console (who is signed in, and the sign-out button) until it is built.
-    user = await _signed_in(request)
-    if user is None:
-        response = _redirect(LOGIN_PATH + _lang_query(request))
-        if session_token(request):
-            clear_session_cookie(response, request)
-        return response
-    caller = await caller_of(request)
-    lang = page_lang(request)
-    labels = ROLE_LABELS.get(user.role, (user.role, user.role))
-    csrf = caller.session.csrf_token if caller.session is not None else ""
-    return _page(
-        request,
-        state="home",
-        user=user,
-        role_label=labels[1] if lang == "en" else labels[0],
-        csrf_token=csrf,
-    )
-
-
 routes = [
     Route("/api/v1/session", create_session, methods=["POST"]),
     Route("/api/v1/session", get_session, methods=["GET"]),
@@ -547,5 +525,4 @@ routes = [
     Route(LOGIN_PATH, login_page, methods=["GET"]),
     Route(LOGIN_PATH, login_form, methods=["POST"]),
     Route("/console/logout", logout_form, methods=["POST"]),
-    Route(CONSOLE_HOME, console_home, methods=["GET"]),
 ]

@@ -29,6 +29,9 @@ from hq_server import (
     webhooks_api,
 )
 from hq_server.clock import new_hq_clock
+from hq_server.console import home as console_home
+from hq_server.console import queue as console_queue
+from hq_server.console import reports as console_reports
 from hq_server.context import HqContext
 from hq_server.db import Database
 from hq_server.migrations import migrate
@@ -100,6 +103,9 @@ def create_app(
             *returns_api.routes,
             *reports_api.routes,
             *accounts_api.routes,
+            *console_home.routes,
+            *console_queue.routes,
+            *console_reports.routes,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
