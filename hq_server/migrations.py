@@ -300,6 +300,11 @@ def _accounts(conn: Connection, clock: HybridClock) -> None:
     _create(conn, "users", "sessions")
 
 
+def _saved_views(conn: Connection, clock: HybridClock) -> None:
+    """The console's saved queue views, per user."""
+    _create(conn, "saved_views")
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -314,6 +319,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (11, "orders", _orders),
     (12, "returns", _returns),
     (13, "accounts", _accounts),
+    (14, "saved_views", _saved_views),
 ]
 
 

@@ -702,3 +702,18 @@ sessions = sa.Table(
     sa.Index("ix_sessions_user", "user_id"),
     sa.Index("ix_sessions_expires", "expires_at"),
 )
+
+
+# Version 14: the console's saved queue views (hq_server.console.queue_inbox), one set per user.
+
+saved_views = sa.Table(
+    "saved_views",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("user_id", sa.String(ID), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    # The queue's filters as a URL query string (status=new&mine=1...).
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("user_id", "name", name="uq_saved_views_user_name"),
+)

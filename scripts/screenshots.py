@@ -1,11 +1,13 @@
-"""Screenshots of the clerk UI for the docs (``make screenshots``).
+"""Screenshots of the clerk UI and of HQ's console for the docs (``make screenshots``).
 
 Starts the demo chain (``storedesk demo``: HQ and three stores with tickets, stock, transfers,
 orders and a return) in a fresh temporary folder, signs a clerk in at one store (with the store's
 demo account, :func:`storedesk_demo.store_account`, once its node has pulled it) in headless
 Chromium (Playwright driving Debian's ``chromium``; no browser is downloaded) and captures each
 screen of :data:`SHOTS` in Chinese at 1280 x 800 into ``docs/screenshots/``. A screen the node does
-not have (404) is skipped with a note. Everything it started is stopped afterwards.
+not have (404) is skipped with a note. Then it signs in at HQ's console as demo users and takes
+:data:`CONSOLE_SHOTS` (queue, board, a ticket, a regional manager's dashboard). Everything it
+started is stopped afterwards.
 
 To add a screen, add a :class:`Shot`; ``{ticket}``, ``{transfer}``, ``{return}`` and
 ``{product}`` in its path are filled from the store's own data (see :data:`FILLERS`).
@@ -37,7 +39,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from storedesk_demo import STOCKED_PRODUCTS, STORES, store_account  # noqa: E402
+from storedesk_demo import STOCKED_PRODUCTS, STORES, USERS, store_account  # noqa: E402
 from tests.browser import chromium_path, clerk_page, playwright_browser  # noqa: E402
 from tests.ui.browser_flows import ClerkAt  # noqa: E402
 
@@ -69,6 +71,15 @@ SHOTS: list[Shot] = [
     # The demo's return was taken at BJ001 (goods bought at SH001).
     Shot("/returns", "returns.png", store="BJ001"),
     Shot("/returns/{return}", "return.png", store="BJ001"),
+]
+
+#: HQ console screens: (demo user, path, PNG, whole page). A supervisor sees every ticket; the
+#: dashboard is a regional manager's (their region only).
+CONSOLE_SHOTS: list[tuple[str, str, str, bool]] = [
+    ("supervisor", "/console/queue", "console-queue.png", False),
+    ("supervisor", "/console/board", "console-board.png", False),
+    ("supervisor", "/console/tickets/{console_ticket}", "console-ticket.png", False),
+    ("east.manager", "/console/dashboard", "console-dashboard.png", True),
 ]
 
 #: Seconds the demo may take to start and fill the chain (about 40 on the 2-core dev VM).
@@ -244,6 +255,37 @@ def take(clerk: ClerkAt, shot: Shot, api: httpx.Client, cache: dict[str, str | N
     return True
 
 
+def capture_console(browser: Browser, hq_url: str, out: Path) -> list[str]:
+    """Sign in at HQ's console as each demo user of :data:`CONSOLE_SHOTS` and take its screens."""
+    written: list[str] = []
+    for username in dict.fromkeys(user for user, _, _, _ in CONSOLE_SHOTS):
+        with clerk_page(browser) as page:
+            page.goto(f"{hq_url}/console/login")
+            page.fill("#username", username)
+            page.fill("#password", USERS[username][3])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{hq_url}/console/**")
+            for user, path, file, whole in CONSOLE_SHOTS:
+                if user != username:
+                    continue
+                if "{console_ticket}" in path:
+                    page.goto(f"{hq_url}/console/queue")
+                    link = page.locator("a[href^='/console/tickets/']").first
+                    if link.count() == 0:
+                        print(f"screenshots: skipped {file}: the queue is empty")
+                        continue
+                    path = str(link.get_attribute("href"))
+                response = page.goto(f"{hq_url}{path}")
+                if response is None or response.status >= 400:
+                    print(f"screenshots: skipped {file}: {path} answers {response.status if response else '?'}")
+                    continue
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=str(out / file), full_page=whole)
+                written.append(file)
+                print(f"screenshots: {file}  <- {hq_url}{path} (as {username})")
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="folder for the PNGs")
@@ -268,12 +310,14 @@ def main(argv: list[str] | None = None) -> int:
             for code, shots in by_store.items():
                 store_url = f"http://127.0.0.1:{hq_port + 1 + codes.index(code)}"  # the demo's port order
                 written += capture(browser, store_url, args.out, shots, code)
+            written += capture_console(browser, f"http://127.0.0.1:{hq_port}", args.out)
     finally:
         if args.keep_data:
             print(f"screenshots: the demo's data and logs are in {data}")
         else:
             shutil.rmtree(data, ignore_errors=True)
-    print(f"screenshots: {len(written)} of {len(SHOTS)} screens in {args.out} ({time.monotonic() - started:.0f} s)")
+    total = len(SHOTS) + len(CONSOLE_SHOTS)
+    print(f"screenshots: {len(written)} of {total} screens in {args.out} ({time.monotonic() - started:.0f} s)")
     return 0
 
 
