@@ -29,6 +29,8 @@ from hq_server import (
     webhooks_api,
 )
 from hq_server.clock import new_hq_clock
+from hq_server.console import admin_org as console_admin_org
+from hq_server.console import admin_service as console_admin_service
 from hq_server.console import home as console_home
 from hq_server.console import queue as console_queue
 from hq_server.console import reports as console_reports
@@ -106,6 +108,8 @@ def create_app(
             *console_home.routes,
             *console_queue.routes,
             *console_reports.routes,
+            *console_admin_org.routes,
+            *console_admin_service.routes,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

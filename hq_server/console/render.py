@@ -40,6 +40,8 @@ def nav_for(principal: Principal) -> list[tuple[str, str]]:
         items += [("/console/queue", "c_nav_queue"), ("/console/board", "c_nav_board")]
     if principal.sees_reports:
         items.append(("/console/dashboard", "c_nav_dashboard"))
+    if principal.is_admin:
+        items.append(("/console/admin", "c_nav_admin"))
     return items
 
 
