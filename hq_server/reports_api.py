@@ -102,6 +102,12 @@ def find_region(conn: Connection, key: str) -> dict[str, Any]:
     return {"id": str(row["id"]), "code": str(row["code"]), "name": str(row["name"])}
 
 
+def _lang(request: Request) -> str:
+    """``?lang=`` (the console's CSV links carry the page's language), else ``Accept-Language``."""
+    asked = request.query_params.get("lang", "")
+    return asked if asked in ("zh", "en") else request_lang(request)
+
+
 async def list_reports(request: Request) -> Response:
     """The reports and their tables.
 
@@ -110,7 +116,7 @@ async def list_reports(request: Request) -> Response:
     _, principal = await staff_principal(request)
     if not principal.sees_reports:
         raise Forbidden("reports_not_allowed")
-    lang = request_lang(request)
+    lang = _lang(request)
     items = [
         {
             "name": name,
@@ -157,7 +163,7 @@ async def get_report(request: Request) -> Response:
     table_name = params.get("table", "").strip() or next(iter(TITLES[name]))
     if table_name not in TITLES[name]:
         raise InvalidInput("invalid_choice", field="table", value=table_name)
-    lang = request_lang(request)
+    lang = _lang(request)
     now = hq.clock.wall()
     start, end = parse_range(params, now)
     region_key = params.get("region", "").strip()

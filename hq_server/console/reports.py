@@ -83,9 +83,10 @@ def region_label(region: dict[str, Any]) -> str:
     return region["name"] if region["name"] == region["code"] else f"{region['name']} ({region['code']})"
 
 
-def csv_href(report: str, table: str, start: int, end: int, region: dict[str, Any] | None) -> str:
-    """The API's CSV of one table over exactly the page's range (in ms) and region."""
-    query = {"format": "csv", "table": table, "from": str(start), "to": str(end)}
+def csv_href(report: str, table: str, start: int, end: int, region: dict[str, Any] | None, lang: str) -> str:
+    """The API's CSV of one table over exactly the page's range (in ms) and region, in the page's
+    language."""
+    query = {"format": "csv", "table": table, "from": str(start), "to": str(end), "lang": lang}
     if region is not None:
         query["region"] = region["code"]
     return f"/api/v1/reports/{report}?{urlencode(query)}"
@@ -108,7 +109,7 @@ def section(report: str, tables: list[Table], view: Dashboard, lang: str) -> dic
                     for c in table.columns
                 ],
                 "rows": [[shown(value) for value in cells] for cells in table.cells()],
-                "csv": csv_href(report, table.name, view.start, view.end, view.region),
+                "csv": csv_href(report, table.name, view.start, view.end, view.region, lang),
             }
             for table in tables
         ],

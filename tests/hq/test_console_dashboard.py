@@ -254,6 +254,18 @@ def test_every_csv_link_answers_the_cells_on_the_page(world: World, who: str) ->
         assert [[unguarded(c) for c in line] for line in lines[1:]] == table.rows, (name, table_name)
 
 
+def test_the_csv_of_an_english_page_is_in_english_whatever_the_browser_says(world: World) -> None:
+    session = world.sessions["admin"]
+    page = tables_of(dashboard(session, {**RANGE, "lang": "en"}))
+    table = page.tables["volume", "stores"]
+    assert "lang=en" in table.csv
+    response = TestClient(world.hq.app, cookies=dict(session.cookies)).get(
+        table.csv, headers={"Accept-Language": "zh-CN"}
+    )
+    header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert header == table.header and not any("\u4e00" <= ch <= "\u9fff" for ch in "".join(header))
+
+
 def test_default_range_links_the_csv_of_the_same_instants(world: World) -> None:
     page = tables_of(dashboard(world.sessions["admin"]))
     link = page.tables["volume", "stores"].csv
