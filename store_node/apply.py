@@ -7,6 +7,7 @@ yet keeps its local value (its ack brings HQ's merged value later).
 from __future__ import annotations
 
 import json
+import logging
 import operator
 import sqlite3
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from store_node.node import Node
 from store_node.replica import in_chunks
 from store_node.stock_actions import MoveRow, decode_transfer, encode_transfer
 from sync_protocol.accounts import StoreAccount
-from sync_protocol.entities import decode_entity
+from sync_protocol.entities import ENTITY_TYPES, decode_entity
 from sync_protocol.messages import Change, OpResult, ReferenceItem
 from sync_protocol.orders import FoundOrder, OrderLookup, OrderState
 from sync_protocol.return_policy import ReturnPolicy
@@ -80,6 +81,8 @@ _UPSERT_REFERENCE = (
     " ON CONFLICT(entity, id) DO UPDATE SET code = excluded.code, name_zh = excluded.name_zh,"
     " name_en = excluded.name_en, attrs = excluded.attrs"
 )
+
+log = logging.getLogger("storedesk.store.apply")
 
 
 def apply_changes(node: Node, conn: sqlite3.Connection, changes: list[Change]) -> None:
@@ -642,6 +645,30 @@ def _local_rows(conn: sqlite3.Connection, ticket_ids: list[str]) -> dict[str, sq
         for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk):
             found[row["id"]] = row
     return found
+
+
+#: ``meta`` key: the entity kinds the replica's pulls were applied with (comma-separated).
+ENTITY_KINDS_KEY = "entity_kinds"
+
+
+def pull_again_for_new_kinds(node: Node) -> bool:
+    """After an upgrade that taught this version entity kinds an earlier one skipped while pulling
+    (:func:`apply_changes` ignores kinds it does not know), re-pull the store's scope so that
+    nothing HQ published in the meantime stays missing. A replica that does not say which kinds it
+    pulled with (made before this was recorded) and has pulled anything re-pulls once too.
+    Returns whether a re-pull was started."""
+    known = sorted(ENTITY_TYPES)
+    recorded = node.replica.get(ENTITY_KINDS_KEY)
+    pulled = node.replica.get("cursor", "0") != "0"
+    missing = set(known) - set(recorded.split(",")) if recorded else set(known)
+    started = pulled and bool(missing)
+    if started:
+        log.warning(
+            "this version knows entity kinds the earlier pulls skipped (%s): re-pulling", ", ".join(sorted(missing))
+        )
+        begin_reset(node)
+    node.replica.set(**{ENTITY_KINDS_KEY: ",".join(known)})
+    return started
 
 
 def begin_reset(node: Node) -> None:

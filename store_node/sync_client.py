@@ -128,6 +128,7 @@ class SyncClient:
                 message = text(exc.code, DEFAULT_LANG, **exc.params)
                 raise PermanentSyncError(message, code=exc.code) from exc
             self._greeted = True
+            apply.pull_again_for_new_kinds(self.node)
         self.node.local_write.clear()
         push_error: SyncError | None = None
         try:
