@@ -42,8 +42,7 @@ SURVEY_SECRET_KEY = "survey_secret"
 _VERSION_1_TABLES = (
     "meta",
     "regions",
-    # (stores, frozen below, comes here)
-    "nodes",
+    # (stores and nodes, frozen below, come here)
     "departments",
     "ticket_types",
     # (tickets, frozen below, comes here: the tables after it refer to it)
@@ -90,6 +89,21 @@ _stores_v1 = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+#: Version 1's nodes (version 15 added what a node reports of itself).
+_nodes_v1 = sa.Table(
+    "nodes",
+    _frozen,
+    sa.Column("id", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.Column("store_id", sa.String(MAX_ID_LENGTH), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("node_no", sa.Integer, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("high_water", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("ticket_counter", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("last_seen_at", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("store_id", "node_no", name="uq_nodes_store_node_no"),
 )
 
 #: Version 3's products (version 10 added min_stock).
@@ -146,6 +160,7 @@ def _create(conn: Connection, *names: str) -> None:
 def _initial_schema(conn: Connection, clock: HybridClock) -> None:
     _create(conn, *_VERSION_1_TABLES[:2])
     _stores_v1.create(conn)
+    _nodes_v1.create(conn)
     before = _VERSION_1_TABLES.index("comments")
     _create(conn, *_VERSION_1_TABLES[2:before])
     _tickets_v1.create(conn)
@@ -305,6 +320,12 @@ def _saved_views(conn: Connection, clock: HybridClock) -> None:
     _create(conn, "saved_views")
 
 
+def _node_reports(conn: Connection, clock: HybridClock) -> None:
+    """What a node says of itself at each contact: ops not yet acknowledged, protocol, software."""
+    for column in ("pending_ops INTEGER", "protocol INTEGER", "client_version VARCHAR(40)"):
+        conn.execute(sa.text(f"ALTER TABLE nodes ADD COLUMN {column}"))
+
+
 MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (1, "initial_schema", _initial_schema),
     (2, "default_reference_data", _default_reference_data),
@@ -320,6 +341,7 @@ MIGRATIONS: list[tuple[int, str, MigrationFn]] = [
     (12, "returns", _returns),
     (13, "accounts", _accounts),
     (14, "saved_views", _saved_views),
+    (15, "node_reports", _node_reports),
 ]
 
 

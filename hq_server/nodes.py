@@ -34,6 +34,11 @@ class Node:
     ticket_counter: int
     #: When the node last reached HQ (ms): a push, or a pull or wait (recorded at most once a minute).
     last_seen_at: int | None = None
+    #: What the node said of itself at its last recorded contact: its ops not yet acknowledged,
+    #: its protocol and its software version.
+    pending_ops: int | None = None
+    protocol: int | None = None
+    client_version: str | None = None
 
 
 TOKEN_PREFIX = "sdn_"
@@ -62,11 +67,14 @@ _NODE_COLUMNS = (
     nodes.c.high_water,
     nodes.c.ticket_counter,
     nodes.c.last_seen_at,
+    nodes.c.pending_ops,
+    nodes.c.protocol,
+    nodes.c.client_version,
 )
 
 
 def _node(row: Any) -> Node:
-    node_id, node_no, store_id, code, name, region_id, high_water, counter, seen = row
+    node_id, node_no, store_id, code, name, region_id, high_water, counter, seen, pending, protocol, client = row
     return Node(
         str(node_id),
         int(node_no),
@@ -77,6 +85,9 @@ def _node(row: Any) -> Node:
         int(high_water),
         int(counter),
         None if seen is None else int(seen),
+        None if pending is None else int(pending),
+        None if protocol is None else int(protocol),
+        None if client is None else str(client),
     )
 
 
@@ -127,8 +138,27 @@ def record_sync(conn: Connection, node_id: str, *, high_water: int, ticket_count
     )
 
 
-def touch(conn: Connection, node_id: str, now_ms: int) -> None:
-    conn.execute(nodes.update().where(nodes.c.id == node_id).values(last_seen_at=now_ms))
+@dataclass(frozen=True)
+class Report:
+    """What a node says of itself on a request (its headers); None where it said nothing."""
+
+    pending_ops: int | None
+    protocol: int | None
+    client_version: str | None
+
+    def differs_from(self, node: Node) -> bool:
+        return (self.pending_ops, self.protocol, self.client_version) != (
+            node.pending_ops,
+            node.protocol,
+            node.client_version,
+        )
+
+
+def touch(conn: Connection, node_id: str, now_ms: int, report: Report | None = None) -> None:
+    values: dict[str, object] = {"last_seen_at": now_ms}
+    if report is not None:
+        values.update(pending_ops=report.pending_ops, protocol=report.protocol, client_version=report.client_version)
+    conn.execute(nodes.update().where(nodes.c.id == node_id).values(**values))
 
 
 class KeptResult(msgspec.Struct, array_like=True):

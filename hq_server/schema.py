@@ -98,6 +98,10 @@ nodes = sa.Table(
     sa.Column("ticket_counter", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("last_seen_at", sa.BigInteger, nullable=True),
+    # What the node said of itself at its last recorded contact (version 15).
+    sa.Column("pending_ops", sa.Integer, nullable=True),
+    sa.Column("protocol", sa.Integer, nullable=True),
+    sa.Column("client_version", sa.String(40), nullable=True),
     sa.UniqueConstraint("store_id", "node_no", name="uq_nodes_store_node_no"),
 )
 

@@ -20,7 +20,14 @@ from hq_server.context import HqContext, bearer_token, context_of
 from hq_server.errors import BadRequest, PayloadTooLarge, Unauthorized, UnsupportedProtocol
 from hq_server.responses import msgpack_response, request_lang
 from sync_protocol.messages import WaitResponse, push_request_decoder
-from sync_protocol.version import MAX_PUSH_BYTES, MAX_WAIT_S, PROTOCOL_HEADER, SUPPORTED_VERSIONS
+from sync_protocol.version import (
+    CLIENT_HEADER,
+    MAX_PUSH_BYTES,
+    MAX_WAIT_S,
+    PENDING_HEADER,
+    PROTOCOL_HEADER,
+    SUPPORTED_VERSIONS,
+)
 
 #: Bodies up to this size are read to the end even when too large, so the client reads our 413
 #: instead of a reset connection; larger ones are refused without reading.
@@ -86,7 +93,7 @@ async def pull_changes(request: Request) -> Response:
     cursor = request.query_params.get("cursor", "0")
     limit = pull.parse_limit(request.query_params.get("limit"))
     answer = await run_in_threadpool(pull.pull, hq.db, hq.clock, node, cursor, limit)
-    await note_contact(hq, node)
+    await note_contact(hq, node, request)
     return msgpack_response(answer)
 
 
@@ -95,7 +102,7 @@ async def wait_changes(request: Request) -> Response:
     hq, node = await authenticate(request)
     cursor = pull.parse_cursor(request.query_params.get("cursor", "0"))
     timeout = _parse_timeout(request.query_params.get("timeout"))
-    await note_contact(hq, node)
+    await note_contact(hq, node, request)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -108,15 +115,30 @@ async def wait_changes(request: Request) -> Response:
         await hq.notifier.wait(snapshot, remaining)
 
 
-async def note_contact(hq: HqContext, node: nodes.Node) -> None:
-    """Record that the node reached HQ, unless that was recorded less than a minute ago."""
+def node_report(request: Request) -> nodes.Report:
+    """What the node says of itself in the request's headers (ignored when malformed)."""
+    pending = request.headers.get(PENDING_HEADER, "").strip()
+    protocol = request.headers.get(PROTOCOL_HEADER, "").strip()
+    client = request.headers.get(CLIENT_HEADER, "").strip()
+    return nodes.Report(
+        pending_ops=int(pending) if pending.isdigit() and len(pending) < 10 else None,
+        protocol=int(protocol) if protocol.isdigit() and len(protocol) < 6 else None,
+        client_version=client[:40] if client.isprintable() and client else None,
+    )
+
+
+async def note_contact(hq: HqContext, node: nodes.Node, request: Request) -> None:
+    """Record that the node reached HQ and what it says of itself (ops not yet acknowledged,
+    protocol, software), unless that was recorded less than a minute ago and nothing changed."""
     now_ms = time.time_ns() // 1_000_000
-    if node.last_seen_at is not None and now_ms - node.last_seen_at < CONTACT_EVERY_MS:
+    report = node_report(request)
+    recent = node.last_seen_at is not None and now_ms - node.last_seen_at < CONTACT_EVERY_MS
+    if recent and not report.differs_from(node):
         return
 
     def run() -> None:
         with hq.db.write_bookkeeping() as conn:
-            nodes.touch(conn, node.id, now_ms)
+            nodes.touch(conn, node.id, now_ms, report)
 
     await run_in_threadpool(run)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import random
 import time
@@ -39,10 +40,12 @@ from sync_protocol.orders import OrderLookup
 from sync_protocol.stock import StockLookup
 from sync_protocol.texts import DEFAULT_LANG, text
 from sync_protocol.version import (
+    CLIENT_HEADER,
     LEGACY_MAX_PUSH_OPS,
     MAX_PUSH_BYTES,
     MAX_PUSH_OPS,
     MSGPACK_CONTENT_TYPE,
+    PENDING_HEADER,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
 )
@@ -71,6 +74,14 @@ _stock_lookup_decoder = msgspec.msgpack.Decoder(StockLookup)
 _order_lookup_decoder = msgspec.msgpack.Decoder(OrderLookup)
 
 
+def client_version() -> str:
+    """This installation's StoreDesk version (``dev`` when running from a source tree)."""
+    try:
+        return importlib.metadata.version("storedesk")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
 class SyncClient:
     def __init__(
         self, node: Node, hq_url: str, token: str, *, transport: httpx.AsyncBaseTransport | None = None
@@ -81,6 +92,7 @@ class SyncClient:
             headers={
                 "Authorization": f"Bearer {token}",
                 PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+                CLIENT_HEADER: f"storedesk/{client_version()}",
                 "Content-Type": MSGPACK_CONTENT_TYPE,
             },
             timeout=httpx.Timeout(10.0, read=WAIT_S + 10.0),
@@ -142,6 +154,10 @@ class SyncClient:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+    def _report(self) -> dict[str, str]:
+        """What HQ's sync-health page shows of this node: its ops not yet acknowledged."""
+        return {PENDING_HEADER: str(outbox.count(self.node))}
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -334,7 +350,9 @@ class SyncClient:
 
     def _fetch_page(self, cursor: str) -> asyncio.Task[PullResponse]:
         async def fetch() -> PullResponse:
-            response = await self._request("GET", "/sync/v1/pull", params={"cursor": cursor, "limit": PULL_LIMIT})
+            response = await self._request(
+                "GET", "/sync/v1/pull", params={"cursor": cursor, "limit": PULL_LIMIT}, headers=self._report()
+            )
             return pull_response_decoder.decode(response.content)
 
         return asyncio.ensure_future(fetch())
@@ -367,7 +385,7 @@ class SyncClient:
             return
         cursor = self.node.replica.get("cursor", "0")
         waiter = asyncio.ensure_future(
-            self._request("GET", "/sync/v1/wait", params={"cursor": cursor, "timeout": WAIT_S})
+            self._request("GET", "/sync/v1/wait", params={"cursor": cursor, "timeout": WAIT_S}, headers=self._report())
         )
         local = asyncio.ensure_future(self.node.local_write.wait())
         try:

@@ -8,6 +8,10 @@ PROTOCOL_VERSION = 1
 #: Versions HQ accepts. When v2 ships this becomes ``(1, 2)``.
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 PROTOCOL_HEADER = "X-StoreDesk-Protocol"
+#: A store node's ops not yet acknowledged (sent on its pulls and waits; HQ's sync-health page).
+PENDING_HEADER = "X-StoreDesk-Pending"
+#: A store node's software version (``storedesk/0.1.0``).
+CLIENT_HEADER = "X-StoreDesk-Client"
 MSGPACK_CONTENT_TYPE = "application/msgpack"
 
 #: Most ops HQ accepts in one push; larger batches get 413. HQ says it in ``Hello.max_push_ops``

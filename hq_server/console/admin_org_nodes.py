@@ -58,6 +58,9 @@ class NodeRow:
     last_seen_at: int | None
     high_water: int
     ticket_counter: int
+    pending_ops: int | None = None
+    protocol: int | None = None
+    client_version: str | None = None
 
 
 def health(last_seen_at: int | None, now_ms: int) -> str:
@@ -94,6 +97,9 @@ def _node_query() -> sa.Select[Any]:
             nodes.c.last_seen_at,
             nodes.c.high_water,
             nodes.c.ticket_counter,
+            nodes.c.pending_ops,
+            nodes.c.protocol,
+            nodes.c.client_version,
         )
         .select_from(
             nodes.join(stores, nodes.c.store_id == stores.c.id).outerjoin(regions, stores.c.region_id == regions.c.id)
@@ -113,8 +119,11 @@ def _rows(conn: Connection, query: sa.Select[Any]) -> list[NodeRow]:
             None if seen is None else int(seen),
             int(hw),
             int(tc),
+            None if pending is None else int(pending),
+            None if protocol is None else int(protocol),
+            None if client is None else str(client),
         )
-        for no, code, name, region, created, seen, hw, tc in conn.execute(query)
+        for no, code, name, region, created, seen, hw, tc, pending, protocol, client in conn.execute(query)
     ]
 
 

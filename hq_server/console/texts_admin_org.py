@@ -149,19 +149,21 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Green: reached HQ within 5 minutes; amber: within an hour; red: longer ago, or never.",
     ),
     "ao_stores_without_nodes": ("尚无终端的门店", "Stores without a node"),
-    "ao_sync_unknown_title": ("总部不掌握的信息", "What HQ does not know"),
-    "ao_sync_unknown_pending": (
-        "门店待上传的操作数：只有门店知道；已同步操作序号是总部已接收的最后一个操作。",
-        "Ops waiting at a store: only the store knows; the high-water mark is the last op HQ applied.",
+    "ao_pending_ops": ("待上传操作", "Ops to send"),
+    "ao_protocol": ("协议", "Protocol"),
+    "ao_client_version": ("软件版本", "Software"),
+    "ao_sync_notes_title": ("说明", "Notes"),
+    "ao_sync_note_reported": (
+        "待上传操作、协议和软件版本由门店终端在每次拉取和等待时报告，显示的是最近一次记录的值（每分钟最多记录一次，有变化时随时记录）。",
+        "Ops to send, protocol and software are what the node reported on its pulls and waits: the "
+        "value last recorded (at most once a minute, and whenever it changes).",
     ),
-    "ao_sync_unknown_push_pull": (
-        "最近联系包括上传、拉取和等待（每分钟最多记录一次），总部不分别记录最近上传和最近拉取时间。",
-        "Last contact is a push, pull or wait (recorded at most once a minute); HQ does not record "
-        "the last push and last pull apart.",
+    "ao_sync_note_push_pull": (
+        "最近联系包括上传、拉取和等待；总部不分别记录最近上传和最近拉取时间。",
+        "Last contact is a push, pull or wait; HQ does not record the last push and last pull apart.",
     ),
-    "ao_sync_unknown_version": (
-        "终端使用的协议版本和客户端版本：总部每次请求都检查，但不记录；总部目前接受的协议版本：{versions}。",
-        "A node's protocol and client version: HQ checks it on every request but does not record it; "
+    "ao_sync_note_versions": (
+        "总部目前接受的协议版本：{versions}。",
         "HQ accepts protocol version(s) {versions}.",
     ),
 }
