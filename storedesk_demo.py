@@ -395,8 +395,9 @@ def _returns(hq: httpx.Client, store_urls: dict[str, str]) -> None:
 USERS: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "admin": ("管理员 周宁", "admin", {}, "Admin-2026!"),
     "supervisor": ("客服主管 马丽", "cs_supervisor", {}, "Super-2026!"),
-    "qc.lead": ("质检组长 王敏", "group_lead", {"departments": ["qc"]}, "Lead-2026!"),
-    "qc.agent": ("质检坐席 李娜", "agent", {"departments": ["qc"]}, "Agent-2026!"),
+    # Agents sign in under their agent id, so the queue's "mine" finds what assignment gave them.
+    "wangmin": ("质检组长 王敏", "group_lead", {"departments": ["qc"]}, "Lead-2026!"),
+    "lina": ("质检坐席 李娜", "agent", {"departments": ["qc"]}, "Agent-2026!"),
     "east.manager": ("华东区域经理 孙涛", "regional_manager", {"regions": ["east"]}, "East-2026!"),
     "sh001.manager": ("上海店长 张婷", "store_manager", {"store": "SH001"}, "Store-2026!"),
     "sh001.clerk": ("上海店员 小王", "clerk", {"store": "SH001", "pin": "2026"}, "Clerk-2026!"),
