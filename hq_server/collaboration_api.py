@@ -127,7 +127,12 @@ async def add_note(request: Request) -> Response:
             actor = acting_department(request, principal, prefer=(ticket.department, *shared))
             with _as_http_errors():
                 note = collaboration.add_note(
-                    conn, ticket, body=body.get("body"), author=body.get("author"), actor=actor, now_ms=_now_ms()
+                    conn,
+                    ticket,
+                    body=body.get("body"),
+                    author=principal.display_name if principal.user_id else body.get("author"),
+                    actor=actor,
+                    now_ms=_now_ms(),
                 )
         return {**note, "created_at": iso(note["created_at"])}
 

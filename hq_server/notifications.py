@@ -44,20 +44,36 @@ def notify(
     return notification_id
 
 
-def inbox(conn: Connection, *, role: str, department: str = "", unread: bool = False, limit: int = 100) -> list[Any]:
-    """A role's notifications (in ``department``, plus the chain-wide ones), newest first."""
+def inbox(
+    conn: Connection,
+    *,
+    role: str,
+    department: str = "",
+    unread: bool = False,
+    limit: int = 100,
+    chain_wide: bool = True,
+) -> list[Any]:
+    """A role's notifications (in ``department``, plus the chain-wide ones unless
+    ``chain_wide=False``), newest first."""
     n = notifications.c
-    query = sa.select(notifications).where(n.role == role, n.department.in_(sorted({department, ""})))
+    departments = sorted({department, ""}) if chain_wide else [department]
+    query = sa.select(notifications).where(n.role == role, n.department.in_(departments))
     if unread:
         query = query.where(n.read_at.is_(None))
     return list(conn.execute(query.order_by(n.created_at.desc(), n.id.desc()).limit(limit)).mappings())
 
 
 def inbox_view(
-    conn: Connection, *, role: str, department: str = "", unread: bool = False, lang: str = "zh"
+    conn: Connection,
+    *,
+    role: str,
+    department: str = "",
+    unread: bool = False,
+    lang: str = "zh",
+    chain_wide: bool = True,
 ) -> list[dict[str, Any]]:
     """:func:`inbox` as JSON for people: with the ticket's number and the message in ``lang``."""
-    rows = inbox(conn, role=role, department=department, unread=unread)
+    rows = inbox(conn, role=role, department=department, unread=unread, chain_wide=chain_wide)
     ids = sorted({row["ticket_id"] for row in rows if row["ticket_id"]})
     numbers: dict[str, str] = {}
     if ids:

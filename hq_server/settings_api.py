@@ -26,6 +26,7 @@ from hq_server.auth import admin_principal, staff_principal
 from hq_server.business_hours import InvalidCalendar, parse_calendar
 from hq_server.context import HqContext
 from hq_server.errors import BadRequest, Forbidden, InvalidInput, NotFound, from_invalid_field
+from hq_server.escalation_sweep import LEAD as LEAD_ROLE
 from hq_server.openapi import operation
 from hq_server.responses import json_response
 from hq_server.schema import notifications as notifications_table
@@ -240,15 +241,25 @@ async def get_notifications(request: Request) -> Response:
         raise BadRequest("invalid_param", field="role")
     department = request.query_params.get("department", "")
     if not principal.sees_every_ticket:
-        # A group lead or agent reads their departments' inboxes (default: their first); a
-        # regional manager has none.
+        # A group lead or agent reads their departments' inboxes (default: their first), an agent
+        # not the leads' one, neither the chain-wide one (about any ticket); a regional manager none.
+        principal.check_works_tickets()
         department = principal.acting_department(department or None) or ""
+        if principal.role == "agent" and role == LEAD_ROLE:
+            raise Forbidden("out_of_scope")
     unread = request.query_params.get("unread") in ("1", "true")
     lang = "en" if request.headers.get("accept-language", "").lower().startswith("en") else "zh"
 
     def run() -> list[dict[str, Any]]:
         with hq.db.read() as conn:
-            return notifications.inbox_view(conn, role=role, department=department, unread=unread, lang=lang)
+            return notifications.inbox_view(
+                conn,
+                role=role,
+                department=department,
+                unread=unread,
+                lang=lang,
+                chain_wide=principal.sees_every_ticket,
+            )
 
     return json_response({"items": await run_in_threadpool(run)})
 
@@ -263,9 +274,10 @@ async def read_notification(request: Request) -> Response:
             if not principal.sees_every_ticket:
                 principal.check_works_tickets()
                 n = notifications_table.c
-                query = sa.select(n.department).where(n.id == notification_id)
-                department = conn.execute(query).scalar_one_or_none()
-                if department is None or (department != "" and department not in principal.departments):
+                found = conn.execute(sa.select(n.department, n.role).where(n.id == notification_id)).first()
+                if found is None or found[0] not in principal.departments:
+                    raise Forbidden("out_of_scope")  # another department's, or chain-wide
+                if principal.role == "agent" and found[1] == LEAD_ROLE:
                     raise Forbidden("out_of_scope")
             return notifications.mark_read(conn, notification_id, _now_ms())
 

@@ -251,15 +251,14 @@ async def patch_ticket(request: Request) -> Response:
 async def add_comment(request: Request) -> Response:
     """Add a comment to a ticket (the store sees it). Answers 201 with the comment.
 
-    Any HQ role that sees the ticket may comment, a regional manager included; `author` defaults
-    to the signed-in user's name.
+    Any HQ role that sees the ticket may comment, a regional manager included. A signed-in user
+    writes under their own name (`author` is for integrations holding the admin token).
     """
     hq, principal = await staff_principal(request)
     key = request.path_params["id"]
     body = await json_object(request)
-    author = body.get("author", "")
-    if principal.user_id and not author:
-        author = principal.display_name
+    # A signed-in person writes under their own name; only an integration names the author.
+    author = principal.display_name if principal.user_id else body.get("author", "")
 
     def run() -> Any:
         ticket = scoped_ticket_view(hq, principal, key).ticket

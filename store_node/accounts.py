@@ -46,6 +46,8 @@ class Account:
     display_name: str
     role: str
     active: bool
+    #: HQ's version of the account: a new password, PIN or name changes it (and ends sign-ins).
+    updated_at: int = 0
 
 
 class SignInRefused(Exception):
@@ -64,7 +66,9 @@ def in_use(node: Node) -> bool:
 
 
 def find(node: Node, account_id: str) -> Account | None:
-    row = node.replica.one("SELECT id, username, display_name, role, active FROM accounts WHERE id = ?", (account_id,))
+    row = node.replica.one(
+        "SELECT id, username, display_name, role, active, updated_at FROM accounts WHERE id = ?", (account_id,)
+    )
     if row is None:
         return None
     return Account(
@@ -73,6 +77,7 @@ def find(node: Node, account_id: str) -> Account | None:
         display_name=str(row["display_name"]),
         role=str(row["role"]),
         active=bool(row["active"]),
+        updated_at=int(row["updated_at"]),
     )
 
 

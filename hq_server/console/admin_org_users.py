@@ -229,6 +229,8 @@ async def reset_password(request: Request) -> Response:
     set_password = functools.partial(accounts.set_password, keep_session=keep)
 
     def work(hq: HqContext) -> int:
+        if own and caller.user is not None:  # as the API asks: a stolen session cannot take the account
+            accounts.check_current_password(hq.db, caller.user, form.get("current_password"), now(request))
         return set_password(hq.db, user_id, password, now(request), clock=hq.clock)
 
     try:
@@ -237,7 +239,9 @@ async def reset_password(request: Request) -> Response:
         return admin_page(request, caller, "console_message.html", status_code=404, message_key="c_not_found")
     except HqError as exc:
         user = await blocking(request, lambda hq: _load(hq, user_id))
-        errors = {"new_password": field_errors(exc, lang_of(request)).popitem()[1]}
+        found_errors = field_errors(exc, lang_of(request))
+        field, message = found_errors.popitem()
+        errors = {"current_password" if field == "current_password" else "new_password": message}
         page_form = _user_form(user) if user is not None else {}
         return await _form_page(request, caller, user=user, form=page_form, errors=errors, status_code=exc.status)
     return RedirectResponse(f"{BASE}/{user_id}?done=password", status_code=303)

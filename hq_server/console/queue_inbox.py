@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from hq_server.escalation_sweep import LEAD
 from hq_server.principals import Principal
 from hq_server.schema import notifications, saved_views, tickets
 from sync_protocol.i18n import render
@@ -56,7 +57,8 @@ def notice_condition(principal: Principal) -> sa.ColumnElement[bool]:
     if principal.sees_every_ticket:
         return sa.true()
     if principal.is_departmental:
-        return n.department.in_(sorted(principal.departments))
+        mine = n.department.in_(sorted(principal.departments))
+        return mine if principal.role != "agent" else sa.and_(mine, n.role != LEAD)  # leads' own notices
     return sa.false()
 
 

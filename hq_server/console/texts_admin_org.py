@@ -81,6 +81,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "新密码立即生效，并解除锁定；该用户的其他会话将结束。",
         "The new password takes effect at once and lifts a lockout; the user's other sessions end.",
     ),
+    "ao_password_current": ("当前密码（修改自己的密码时必填）", "Current password (needed to change your own)"),
     "ao_password_new": ("新密码", "New password"),
     "ao_password_set": ("设置新密码", "Set the password"),
     "ao_created_at": ("创建时间", "Created"),

@@ -32,6 +32,8 @@ LANG_COOKIE = "sd_lang"
 CLERK_COOKIE = "sd_clerk"
 LANGS = ("zh", "en")
 _SECRET_KEY = "ui_secret"
+#: ``meta`` key prefix: when an account last signed out on this PC.
+_SIGNED_OUT_KEY = "signed_out:"
 #: A clerk stays signed in for a shift and a bit.
 CLERK_MAX_AGE_S = 14 * 3600
 
@@ -86,29 +88,41 @@ def clerk_of(node: Node, request: Request) -> Clerk | None:
         return None
     try:
         data = json.loads(payload)
-        name, account_id = str(data["name"]), str(data.get("id", ""))
+        name, account_id, issued = str(data["name"]), str(data.get("id", "")), int(data["iat"])
     except (ValueError, KeyError, TypeError):
         return None
+    if not 0 <= node.wall_ms() - issued <= CLERK_MAX_AGE_S * 1000:
+        return None  # a shift is over (whatever the browser kept)
     if not account_id:
         return None if accounts.in_use(node) else Clerk(name=name, staff_no=str(data.get("staff_no", "")))
     account = accounts.find(node, account_id)
-    if account is None or not account.active:
-        return None
+    if account is None or not account.active or account.updated_at != data.get("v"):
+        return None  # gone, deactivated or moved, or HQ changed its password, PIN or name since
+    if issued <= node.replica.get_int(_SIGNED_OUT_KEY + account.id):
+        return None  # the account signed out on this PC after this cookie was issued
     return Clerk(name=account.display_name, account_id=account.id, username=account.username)
 
 
 def sign_in(node: Node, response: Response, clerk: Clerk) -> None:
-    fields = (
-        {"id": clerk.account_id, "name": clerk.name, "username": clerk.username}
-        if clerk.account_id
-        else {"name": clerk.name, "staff_no": clerk.staff_no}
-    )
+    """Sign ``clerk`` in: a cookie with the account (and HQ's version of it) and when it was issued,
+    signed with this replica's secret."""
+    fields: dict[str, object] = {"name": clerk.name, "iat": node.wall_ms()}
+    if clerk.account_id:
+        account = accounts.find(node, clerk.account_id)
+        fields.update(id=clerk.account_id, username=clerk.username, v=account.updated_at if account else None)
+    else:
+        fields["staff_no"] = clerk.staff_no
     payload = json.dumps(fields, ensure_ascii=False).encode()
     value = f"{base64.urlsafe_b64encode(payload).decode()}.{_sign(node, payload)}"
     response.set_cookie(CLERK_COOKIE, value, max_age=CLERK_MAX_AGE_S, httponly=True, samesite="strict")
 
 
-def sign_out(response: Response) -> None:
+def sign_out(node: Node, request: Request, response: Response) -> None:
+    """Sign the clerk out: the cookie goes, and every cookie of the account issued on this PC
+    before now stops working (a copied one too)."""
+    clerk = clerk_of(node, request)
+    if clerk is not None and clerk.account_id:
+        node.replica.set(**{_SIGNED_OUT_KEY + clerk.account_id: node.wall_ms()})
     response.delete_cookie(CLERK_COOKIE)
 
 

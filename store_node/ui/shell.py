@@ -123,7 +123,7 @@ async def signin(request: Request) -> Response:
 
 async def signout(request: Request) -> Response:
     response = RedirectResponse("/signin", status_code=303)
-    session.sign_out(response)
+    session.sign_out(node_of(request), request, response)
     return response
 
 

@@ -207,7 +207,8 @@ TABLE: tuple[Case, ...] = (
     Case("PUT", "/api/v1/agents/a1", ADMINS, {"name": "小王", "departments": ["qc"]}),
     Case("GET", "/api/v1/departments/qc/assignment", ADMINS),
     Case("PUT", "/api/v1/departments/qc/assignment", ADMINS, {}),
-    Case("GET", "/api/v1/notifications?role=lead&department=qc", WORKERS),
+    Case("GET", "/api/v1/notifications?role=lead&department=qc", WORKERS - {"agent"}),
+    Case("GET", "/api/v1/notifications?role=agent&department=qc", WORKERS),
     Case("GET", "/api/v1/notifications?role=lead&department=finance", ALL_TICKETS),
     # webhooks_api
     Case("GET", "/api/v1/webhooks", ADMINS),

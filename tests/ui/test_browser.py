@@ -86,7 +86,8 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
 def _form_of(store: Store, type_code: str) -> list[dict[str, Any]]:
     items = store.api.get("/api/v1/ticket-types").json()["items"]
-    fields: list[dict[str, Any]] = next(t["fields"] for t in items if t["code"] == type_code)
+    # (The store may not have pulled its ticket types yet: no form then.)
+    fields: list[dict[str, Any]] = next((t["fields"] for t in items if t["code"] == type_code), [])
     return fields
 
 

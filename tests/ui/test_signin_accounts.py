@@ -187,3 +187,28 @@ def test_an_account_made_at_hq_signs_in_at_its_store_with_hq_unreachable(
         app.state.node = here.node
         assert sign_in(client, CLERK_USERNAME, CLERK_PIN) == (303, "/sync")
         assert f"{CLERK_DISPLAY_NAME} ({CLERK_USERNAME})" in client.get("/sync").text
+
+
+def test_a_copied_cookie_stops_working_when_the_clerk_signs_out(with_accounts: TestClient) -> None:
+    assert sign_in(with_accounts, CLERK_USERNAME, CLERK_PASSWORD)[0] == 303
+    copied = with_accounts.cookies.get("sd_clerk")
+    assert copied
+    with_accounts.post("/signout", follow_redirects=False)
+    other = TestClient(with_accounts.app)
+    other.cookies.set("sd_clerk", copied)
+    assert other.get("/sync", follow_redirects=False).status_code == 303
+
+
+def test_a_new_password_from_hq_ends_the_clerks_sign_ins(with_accounts: TestClient) -> None:
+    assert sign_in(with_accounts, CLERK_USERNAME, CLERK_PASSWORD)[0] == 303
+    assert with_accounts.get("/sync", follow_redirects=False).status_code == 200
+    publish_accounts(node_of(with_accounts), store_account(password="Brand-new-2027!", updated_at=2))
+    assert with_accounts.get("/sync", follow_redirects=False).status_code == 303
+
+
+def test_a_sign_in_lasts_a_shift_whatever_the_browser_keeps(with_accounts: TestClient) -> None:
+    assert sign_in(with_accounts, CLERK_USERNAME, CLERK_PASSWORD)[0] == 303
+    node = node_of(with_accounts)
+    later = node.wall_ms() + 15 * 3600 * 1000
+    node.wall_ms = lambda: later  # type: ignore[method-assign]
+    assert with_accounts.get("/sync", follow_redirects=False).status_code == 303
