@@ -218,6 +218,27 @@ def list_stores(conn: Connection) -> list[dict[str, Any]]:
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
+#: A store's editable texts and their longest lengths; coordinates and their bounds (degrees).
+STORE_TEXT_LIMITS: dict[str, int] = {"name": 80, "address": 500, "contact": 80, "phone": 32}
+COORDINATE_BOUNDS: dict[str, float] = {"lat": 90.0, "lon": 180.0}
+
+
+def update_store(
+    conn: Connection, clock: HybridClock, key: str, values: dict[str, Any], now_ms: int
+) -> dict[str, Any] | None:
+    """Write ``values`` (checked columns) to the store ``key`` (code or id) and publish it to the
+    stores; the store as it now is, or None when there is no such store."""
+    store = find_store(conn, key)
+    if store is None:
+        return None
+    if values:
+        values = {**values, "updated_at": now_ms}
+        conn.execute(stores.update().where(stores.c.id == store["id"]).values(**values))
+        store = {**store, **values}
+        log_item(conn, clock, "store", store_item(conn, store))
+    return store
+
+
 def find_store(conn: Connection, key: str) -> dict[str, Any] | None:
     """A store by code or id."""
     query = sa.select(stores).where(sa.or_(stores.c.code == key, stores.c.id == key))

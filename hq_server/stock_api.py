@@ -31,7 +31,7 @@ from hq_server import reference, stock_lookup
 from hq_server.auth import admin_principal, staff_principal
 from hq_server.errors import Forbidden, InvalidInput, NotFound
 from hq_server.responses import json_response, msgpack_response
-from hq_server.schema import skus, stock_thresholds, stores, transfers
+from hq_server.schema import skus, stock_thresholds, transfers
 from hq_server.staff_api import json_object
 from hq_server.stock_store import load_transfers
 from hq_server.sync_api import authenticate
@@ -109,14 +109,14 @@ async def put_thresholds(request: Request) -> Response:
     def run() -> int:
         with hq.db.write() as conn:
             for index, item in enumerate(items):
-                _put_threshold(conn, index, item, now)
+                put_threshold(conn, index, item, now)
         return len(items)
 
     count = await run_in_threadpool(run)
     return json_response({"updated": count})
 
 
-def _put_threshold(conn: Connection, index: int, item: object, now_ms: int) -> None:
+def put_threshold(conn: Connection, index: int, item: object, now_ms: int) -> None:
     if not isinstance(item, dict):
         raise InvalidInput("invalid_type", field=f"[{index}]")
     store = reference.find_store(conn, str(item.get("store", "")))
@@ -209,22 +209,19 @@ async def get_transfer(request: Request) -> Response:
     return json_response(transfer_json(found))
 
 
-_STORE_TEXT = {"name": 80, "address": 500, "contact": 80, "phone": 32}
-
-
 async def put_store(request: Request) -> Response:
     """Change a store's name, address, coordinates or contact (each optional; administrators)."""
     hq, _ = await admin_principal(request)
     code = request.path_params["code"]
     body = await json_object(request)
     values: dict[str, Any] = {}
-    for name, limit in _STORE_TEXT.items():
+    for name, limit in reference.STORE_TEXT_LIMITS.items():
         if name in body:
             value = body[name]
             if not isinstance(value, str) or len(value.strip()) > limit or (name == "name" and not value.strip()):
                 raise InvalidInput("invalid_type", field=name)
             values[name] = value.strip()
-    for name, bound in (("lat", 90.0), ("lon", 180.0)):
+    for name, bound in reference.COORDINATE_BOUNDS.items():
         if name in body:
             value = body[name]
             if value is not None and (
@@ -232,21 +229,16 @@ async def put_store(request: Request) -> Response:
             ):
                 raise InvalidInput("invalid_coordinate", field=name, limit=bound)
             values[name] = None if value is None else float(value)
-    unknown = sorted(set(body) - set(_STORE_TEXT) - {"lat", "lon"})
+    unknown = sorted(set(body) - set(reference.STORE_TEXT_LIMITS) - set(reference.COORDINATE_BOUNDS))
     if unknown:
         raise InvalidInput("unknown_field", field=unknown[0])
 
     def run() -> dict[str, Any]:
         with hq.db.write() as conn:
-            store = reference.find_store(conn, code)
-            if store is None:
-                raise NotFound("unknown_store", value=code)
-            if values:
-                values["updated_at"] = _now_ms()
-                conn.execute(stores.update().where(stores.c.id == store["id"]).values(**values))
-                store = {**store, **values}
-                reference.log_item(conn, hq.clock, "store", reference.store_item(conn, store))
-            return store
+            store = reference.update_store(conn, hq.clock, code, values, _now_ms())
+        if store is None:
+            raise NotFound("unknown_store", value=code)
+        return store
 
     store = await run_in_threadpool(run)
     return json_response({k: v for k, v in store.items() if k != "active"} | {"active": bool(store["active"])})

@@ -35,7 +35,6 @@ from hq_server.context import HqContext
 from hq_server.enrollment import CODE_PATTERN, MAX_NAME_LENGTH
 from hq_server.errors import Conflict, HqError, InvalidInput, NotFound
 from hq_server.schema import nodes, regions, stores
-from hq_server.stock_api import _STORE_TEXT as STORE_TEXT_LIMITS
 from sync_protocol.messages import ReferenceItem
 
 
@@ -62,8 +61,8 @@ async def stores_page(request: Request) -> Response:
 
 
 def _store_form(store: dict[str, Any]) -> dict[str, Any]:
-    form = {name: store.get(name) or "" for name in (*STORE_TEXT_LIMITS, "region_id")}
-    form.update({name: "" if store.get(name) is None else str(store[name]) for name in ("lat", "lon")})
+    form = {name: store.get(name) or "" for name in (*reference.STORE_TEXT_LIMITS, "region_id")}
+    form.update({name: "" if store.get(name) is None else str(store[name]) for name in reference.COORDINATE_BOUNDS})
     return form
 
 
@@ -99,14 +98,14 @@ async def store_page(request: Request) -> Response:
 def store_changes(form: FormData) -> dict[str, Any]:
     """The columns a store form sets, checked as ``PUT /api/v1/stores/{code}`` checks them."""
     values: dict[str, Any] = {}
-    for name, limit in STORE_TEXT_LIMITS.items():
+    for name, limit in reference.STORE_TEXT_LIMITS.items():
         value = text(form, name)
         if len(value) > limit:
             raise InvalidInput("too_long", field=name)
         if name == "name" and not value:
             raise InvalidInput("required", field=name)
         values[name] = value
-    for name, bound in (("lat", 90.0), ("lon", 180.0)):
+    for name, bound in reference.COORDINATE_BOUNDS.items():
         raw = text(form, name)
         try:
             number = float(raw) if raw else None
@@ -121,15 +120,11 @@ def store_changes(form: FormData) -> dict[str, Any]:
 
 def save_store(hq: HqContext, code: str, values: dict[str, Any], now_ms: int) -> None:
     with hq.db.write() as conn:
-        store = reference.find_store(conn, code)
-        if store is None:
-            raise NotFound("unknown_store", value=code)
         region_id = values["region_id"]
         if region_id is not None and region_id not in {row["id"] for row in region_rows(conn)}:
             raise InvalidInput("unknown_region", field="region_id", value=region_id[:40])
-        values = {**values, "updated_at": now_ms}
-        conn.execute(stores.update().where(stores.c.id == store["id"]).values(**values))
-        reference.log_item(conn, hq.clock, "store", reference.store_item(conn, {**store, **values}))
+        if reference.update_store(conn, hq.clock, code, values, now_ms) is None:
+            raise NotFound("unknown_store", value=code)
 
 
 async def store_save(request: Request) -> Response:

@@ -156,7 +156,7 @@ async def set_threshold(request: Request) -> Response:
     }
 
     def work(hq: HqContext, conn: Any) -> None:
-        stock_api._put_threshold(conn, 0, item, hq.clock.wall())
+        stock_api.put_threshold(conn, 0, item, hq.clock.wall())
 
     try:
         if not removing and item["threshold"] is None:

@@ -96,6 +96,11 @@ def page(request: Request, caller: Caller, template: str, *, status_code: int = 
     return HTMLResponse(_env.get_template(template).render(values), status_code=status_code)
 
 
+def fragment(template: str, **values: Any) -> str:
+    """A template rendered on its own (a part of a page that scripts fetch and swap in)."""
+    return _env.get_template(template).render(values)
+
+
 def forbidden(request: Request, caller: Caller) -> HTMLResponse:
     """A 403 page in the layout (the page is not in the caller's scope)."""
     return page(request, caller, "console_message.html", status_code=403, message_key="c_forbidden")

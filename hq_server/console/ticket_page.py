@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from hq_server import assignment, collaboration, reference, ticket_actions
 from hq_server.auth import Caller, check_csrf, now_ms
 from hq_server.console import queue_data
-from hq_server.console.render import _env, console_caller, lang_of, page, safe_next, when
+from hq_server.console.render import console_caller, fragment, lang_of, page, safe_next, when
 from hq_server.console.texts import t
 from hq_server.context import HqContext, context_of
 from hq_server.errors import Forbidden, HqError, InvalidInput, NotFound
@@ -64,13 +64,13 @@ def timeline(view: TicketView) -> list[dict[str, Any]]:
 
 def _timeline_html(request: Request, view: TicketView) -> str:
     lang = lang_of(request)
-    values = {
-        "t": functools.partial(t, lang=lang),
-        "when": functools.partial(when, lang=lang),
-        "status_label": lambda code: status_label(code, lang),
-        "timeline": timeline(view),
-    }
-    return _env.get_template("console_ticket_timeline.html").render(values)
+    return fragment(
+        "console_ticket_timeline.html",
+        t=functools.partial(t, lang=lang),
+        when=functools.partial(when, lang=lang),
+        status_label=lambda code: status_label(code, lang),
+        timeline=timeline(view),
+    )
 
 
 def _extras(conn: Any, principal: Principal, view: TicketView) -> dict[str, Any]:
